@@ -1,0 +1,128 @@
+"""Vigie: builds the Telegram application from the settings and wires the handler modules.
+
+    python bot.py [--config PATH]          run the bot (polling or webhook, per the config)
+    python bot.py --demo                   a walk-through against the local Telegram emulator
+    python bot.py backup PATH              online copy of the database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from telegram import Bot, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
+
+from core import lifecycle, logs
+from core.charter import Charter, CharterError
+from core.outbox import MAX_IN_FLIGHT, OutboxWorker
+from core.services import KEY, Services
+from core.settings import ConfigError, Settings, config_path, load_settings
+from handlers import common, fallback, onboarding
+from storage import StorageError, Store
+
+NO_TOKEN = (
+    "No bot token: ask @BotFather on Telegram for one (/newbot), then put it in the "
+    "environment as VIGIE_TELEGRAM__TOKEN (or telegram.token in config.toml)."
+)
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    assert settings.telegram.token is not None
+    token = settings.telegram.token.get_secret_value()
+    api, files = settings.telegram.api_base_url, settings.telegram.files_url
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(api)
+        .base_file_url(files)
+        # Direct replies only; the outbox paces itself (see core/outbox.py).
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        # ConversationHandler is not safe with concurrent updates.
+        .concurrent_updates(False)
+        .post_init(lifecycle.startup)
+        .post_shutdown(lifecycle.shutdown)
+        .build()
+    )
+    outbox_bot = Bot(token, base_url=api, base_file_url=files,
+                     request=HTTPXRequest(connection_pool_size=MAX_IN_FLIGHT + 8))
+    store = Store(settings.storage.database)
+    app.bot_data[KEY] = Services(
+        settings=settings,
+        store=store,
+        outbox=OutboxWorker(store, outbox_bot, settings.outbox),
+        charter=Charter(),
+    )
+    # Order matters within a handler group: flows first, the catch-all fallback last.
+    for module in (onboarding, common, fallback):
+        module.register(app)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    app = build_application(settings)
+    if settings.telegram.mode == "polling":
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    hook = settings.telegram.webhook
+    assert hook.public_url is not None and hook.secret_token is not None
+    app.run_webhook(
+        listen=hook.listen,
+        port=hook.port,
+        url_path=hook.url_path,
+        webhook_url=f"{hook.public_url.rstrip('/')}/{hook.url_path}",
+        secret_token=hook.secret_token.get_secret_value(),
+        allowed_updates=Update.ALL_TYPES,
+    )
+
+
+async def backup(settings: Settings, target: Path) -> None:
+    store = Store(settings.storage.database)
+    await store.open()
+    try:
+        await store.db.backup(target)
+    finally:
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bot.py", description="Vigie Telegram bot")
+    parser.add_argument("--config", help="TOML file (default: $VIGIE_CONFIG or ./config.toml)")
+    parser.add_argument("--demo", action="store_true", help="walk-through on the local emulator")
+    parser.add_argument("command", nargs="*", help="backup PATH")
+    args = parser.parse_args(argv)
+    if args.demo:
+        from demo.walkthrough import run_demo
+
+        return asyncio.run(run_demo())
+    try:
+        settings = load_settings(config_path(args.config))
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    secret = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    logs.configure(settings.logging.level, settings.logging.format, (secret,),
+                   settings.logging.file)
+    try:
+        if args.command[:1] == ["backup"] and len(args.command) == 2:
+            asyncio.run(backup(settings, Path(args.command[1])))
+            print(f"backup written to {args.command[1]}")
+            return 0
+        if args.command:
+            parser.error(f"unknown command: {' '.join(args.command)}")
+        if not secret:
+            print(NO_TOKEN, file=sys.stderr)
+            return 2
+        serve(settings)
+    except (StorageError, CharterError) as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Start and stop what lives beside PTB's Application: the store, the outbox, the menus."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from telegram import Update
+from telegram.ext import Application
+
+from core import logs
+from core.services import KEY, Services
+
+log = logs.get("lifecycle")
+
+
+def services_of(app: Application) -> Services:  # type: ignore[type-arg]
+    return app.bot_data[KEY]
+
+
+async def startup(app: Application) -> None:  # type: ignore[type-arg]
+    svc = services_of(app)
+    await svc.store.open()
+    await svc.store.sectors.sync(sector.name for sector in svc.settings.sectors)
+    await svc.outbox.bot.initialize()
+    await svc.outbox.start()
+    log.info("vigie.started", bot_id=app.bot.id, sectors=len(svc.settings.sectors),
+             charter_version=svc.charter.version)
+
+
+async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
+    svc = services_of(app)
+    await svc.outbox.stop()
+    await svc.outbox.bot.shutdown()
+    await svc.store.close()
+    log.info("vigie.stopped")
+
+
+@asynccontextmanager
+async def running(
+    app: Application, poll_timeout: float = 1.0  # type: ignore[type-arg]
+) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Run the bot inside an existing event loop (tests, demo, benchmarks): polling included."""
+    await app.initialize()
+    await startup(app)
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=0.0, timeout=int(poll_timeout), allowed_updates=Update.ALL_TYPES
+    )
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await shutdown(app)
+        await app.shutdown()

@@ -1,0 +1,214 @@
+"""The outbox worker: the one way the bot sends what must arrive.
+
+Rows are written by `send()` (or inside a caller's transaction through the store), then
+claimed here one at a time, paced to Telegram's limits by `Pacer`, sent through a Bot of
+their own (PTB's AIORateLimiter pauses every request on one 429 and has no per-private-chat
+limit, so the outbox does its own pacing), and settled:
+
+- delivered: the Telegram message id is kept, so later edits can find the message;
+- 429: that chat alone waits `retry_after`, the attempt does not count;
+- group upgraded to supergroup: the new id replaces the old one everywhere, sent again now;
+- network error, 5xx, timeout: retried with exponential backoff and jitter;
+- 403 (blocked, kicked, never started) or 400 (chat not found, text too long…): given up
+  with the reason stored; a private chat that blocked the bot is marked so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.warnings import PTBUserWarning
+
+from core import logs
+from core.pacing import Pacer, is_private
+from core.settings import OutboxSettings
+from storage import Message, OutboxRow, Store
+
+log = logs.get("outbox")
+
+# The outbox calls Bot API methods by name on purpose (rows store method + parameters).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
+
+DeliveryHook = Callable[[OutboxRow, Any], Awaitable[None]]
+FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
+BATCH = 500
+MAX_IN_FLIGHT = 64
+
+
+def _retry_after_seconds(error: RetryAfter) -> float:
+    value = error.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+class OutboxWorker:
+    def __init__(self, store: Store, bot: Bot, settings: OutboxSettings) -> None:
+        self.store = store
+        self.bot = bot
+        self.settings = settings
+        self.pacer = Pacer(settings)
+        self.on_delivered: dict[str, DeliveryHook] = {}
+        self.on_failed: list[FailureHook] = []
+        self._wake = asyncio.Event()
+        self._busy: set[int] = set()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def send(self, *messages: Message) -> list[int]:
+        """Queue messages durably, then let the worker know."""
+        ids = await self.store.outbox.enqueue(messages)
+        self.wake()
+        return ids
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        interrupted = await self.store.outbox.requeue_interrupted()
+        if interrupted:
+            log.warning("outbox.requeued_interrupted", rows=interrupted)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        """Stop claiming; let sends already on the wire settle (they are short)."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=10)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                next_ready = await self._dispatch_due()
+            except Exception:
+                log.exception("outbox.loop_error")
+                next_ready = self.settings.poll_interval_seconds
+            if next_ready > 0:
+                await self._idle(next_ready)
+
+    async def _idle(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def _dispatch_due(self) -> float:
+        """Send what is due and may go now; return how long to idle (0: look again at once)."""
+        loop = asyncio.get_running_loop()
+        rows = await self.store.outbox.due(time.time(), BATCH)
+        idle = self.settings.poll_interval_seconds
+        waiting: set[int] = set()  # chats whose oldest row waits: later rows wait too (order)
+        sent = 0
+        for row in rows:
+            if self._stopping:
+                break
+            if row.chat_id in self._busy or row.chat_id in waiting:
+                waiting.add(row.chat_id)
+                continue
+            now = loop.time()
+            ready = self.pacer.chat_ready_at(row.chat_id, now)
+            if ready > now:
+                waiting.add(row.chat_id)
+                idle = min(idle, ready - now)
+                continue
+            await self._wait_for_room(loop)
+            if not await self.store.outbox.claim(row.id):
+                continue
+            self.pacer.record(row.chat_id, loop.time())
+            self._busy.add(row.chat_id)
+            task = asyncio.create_task(self._deliver(row))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            sent += 1
+        self.pacer.forget_idle(loop.time())
+        return 0.0 if sent else idle
+
+    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
+        while len(self._in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        delay = self.pacer.global_ready_at(loop.time()) - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            result = await self.bot.do_api_request(
+                row.method, api_kwargs={"chat_id": row.chat_id, **row.payload}
+            )
+        except RetryAfter as error:
+            await self._later(row, _retry_after_seconds(error), "429 retry after", counted=False)
+        except ChatMigrated as error:
+            await self.store.migrate_chat(row.chat_id, error.new_chat_id)
+            log.info("outbox.chat_migrated", old=row.chat_id, new=error.new_chat_id)
+            await self.store.outbox.retry_at(row.id, time.time(), "chat migrated", False)
+        except Forbidden as error:
+            await self._give_up(row, f"forbidden: {error.message}")
+            if is_private(row.chat_id):
+                await self.store.people.mark_blocked(row.chat_id)
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                await self.store.outbox.delivered(row.id, row.payload.get("message_id"))
+            else:
+                await self._give_up(row, f"bad request: {error.message}")
+        except (TimedOut, NetworkError, TelegramError) as error:
+            await self._backoff(row, f"{type(error).__name__}: {error.message}")
+        except Exception as error:
+            log.exception("outbox.unexpected_error", row=row.id)
+            await self._backoff(row, type(error).__name__)
+        else:
+            message_id = result.get("message_id") if isinstance(result, dict) else None
+            await self.store.outbox.delivered(row.id, message_id)
+            hook = self.on_delivered.get(row.purpose)
+            if hook is not None:
+                await hook(row, result)
+        finally:
+            self._busy.discard(row.chat_id)
+            self.wake()
+
+    async def _later(self, row: OutboxRow, delay: float, reason: str, counted: bool) -> None:
+        loop = asyncio.get_running_loop()
+        # The chat waits as a whole, so its later rows cannot overtake this one.
+        self.pacer.pause(row.chat_id, loop.time() + delay)
+        await self.store.outbox.retry_at(row.id, time.time() + delay, reason, counted)
+        log.info("outbox.retry", row=row.id, purpose=row.purpose, delay=round(delay, 2),
+                 reason=reason)
+
+    async def _backoff(self, row: OutboxRow, reason: str) -> None:
+        attempts = row.attempts + 1  # the claim counted this one
+        if attempts >= self.settings.max_attempts:
+            await self._give_up(row, f"gave up after {attempts} attempts: {reason}")
+            return
+        delay = min(
+            self.settings.base_backoff_seconds * 2 ** (attempts - 1),
+            self.settings.max_backoff_seconds,
+        ) / self.settings.time_scale
+        await self._later(row, delay * random.uniform(0.8, 1.2), reason, counted=True)
+
+    async def _give_up(self, row: OutboxRow, reason: str) -> None:
+        await self.store.outbox.failed(row.id, reason)
+        log.warning("outbox.failed", row=row.id, purpose=row.purpose, chat=row.chat_id,
+                    reason=reason)
+        for hook in self.on_failed:
+            try:
+                await hook(row, reason)
+            except Exception:
+                log.exception("outbox.failure_hook_error", row=row.id)

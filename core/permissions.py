@@ -1,0 +1,152 @@
+"""Who may do what, where. The only place that decides; every handler and button asks it.
+
+An `Actor` is a person as the server knows them (never as a button or a message claims);
+a `Place` is the chat they act in. `RULES` maps each action to the chats where it makes
+sense and the people allowed there. A refusal carries a catalogue key saying why, so the
+person is told politely what to do instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"  # a group that is not linked to a sector
+    SECTOR_GROUP = "sector_group"
+    LIAISON_CHAT = "liaison_chat"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    status: str  # "stranger" when the bot has never met them, else people.status
+    charter_current: bool
+    sector_id: int | None
+    referent_of: frozenset[int]
+    is_liaison: bool
+    is_official: bool
+    is_admin: bool
+
+    @property
+    def is_member(self) -> bool:
+        return self.status == "enrolled" and self.charter_current and self.sector_id is not None
+
+    @property
+    def is_staff(self) -> bool:
+        """Officials and admins run the scheme for the whole commune."""
+        return self.is_official or self.is_admin
+
+    def roles(self) -> list[str]:
+        names = [self.status]
+        names += ["referent"] if self.referent_of else []
+        names += ["liaison"] if self.is_liaison else []
+        names += ["official"] if self.is_official else []
+        names += ["admin"] if self.is_admin else []
+        return names
+
+
+@dataclass(frozen=True)
+class Place:
+    chat_id: int
+    kind: ChatKind
+    sector_id: int | None = None
+
+
+class Action(StrEnum):
+    HELP = "help"
+    START = "start"
+    CANCEL = "cancel"
+    LANGUAGE = "language"
+    ACCEPT_CHARTER = "accept_charter"
+    CHOOSE_SECTOR = "choose_sector"
+    MY_SECTOR = "my_sector"
+    LEAVE_SCHEME = "leave_scheme"
+    APPLY_REFERENT = "apply_referent"
+    DECIDE_JOIN = "decide_join"
+    DECIDE_REFERENT = "decide_referent"
+    MANAGE_REFERENTS = "manage_referents"
+    LINK_SECTOR = "link_sector"
+    UNLINK_SECTOR = "unlink_sector"
+
+
+Who = Callable[[Actor, Place], bool]
+
+
+def anyone(actor: Actor, place: Place) -> bool:
+    return True
+
+
+def staff(actor: Actor, place: Place) -> bool:
+    return actor.is_staff
+
+
+def met(actor: Actor, place: Place) -> bool:
+    """Someone who has started the bot and not been excluded."""
+    return actor.status not in ("stranger", "excluded")
+
+
+def member(actor: Actor, place: Place) -> bool:
+    return actor.is_member
+
+
+def referent_here_or_staff(actor: Actor, place: Place) -> bool:
+    return actor.is_staff or (place.sector_id is not None and place.sector_id in actor.referent_of)
+
+
+@dataclass(frozen=True)
+class Rule:
+    chats: frozenset[ChatKind]
+    who: Who
+    refusal: str  # catalogue key shown when `who` says no
+
+
+PRIVATE = frozenset({ChatKind.PRIVATE})
+GROUPS = frozenset({ChatKind.GROUP, ChatKind.SECTOR_GROUP})
+EVERYWHERE = frozenset(ChatKind)
+
+RULES: dict[Action, Rule] = {
+    Action.HELP: Rule(EVERYWHERE, anyone, "denied.generic"),
+    Action.START: Rule(PRIVATE, anyone, "denied.generic"),
+    Action.CANCEL: Rule(PRIVATE, anyone, "denied.generic"),
+    Action.LANGUAGE: Rule(PRIVATE, anyone, "denied.generic"),
+    Action.ACCEPT_CHARTER: Rule(PRIVATE, lambda a, p: a.status != "excluded", "denied.excluded"),
+    Action.CHOOSE_SECTOR: Rule(PRIVATE, lambda a, p: a.charter_current and met(a, p),
+                               "denied.charter_first"),
+    Action.MY_SECTOR: Rule(PRIVATE, member, "denied.members_only"),
+    Action.LEAVE_SCHEME: Rule(PRIVATE, met, "denied.not_enrolled"),
+    Action.APPLY_REFERENT: Rule(PRIVATE, member, "denied.members_only"),
+    # Join-request cards are pressed wherever the card was sent (a referent's private chat).
+    Action.DECIDE_JOIN: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
+    Action.DECIDE_REFERENT: Rule(EVERYWHERE, staff, "denied.officials_only"),
+    Action.MANAGE_REFERENTS: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.LINK_SECTOR: Rule(GROUPS, staff, "denied.officials_only"),
+    Action.UNLINK_SECTOR: Rule(frozenset({ChatKind.SECTOR_GROUP}), staff, "denied.officials_only"),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str | None = None  # catalogue key
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def check(actor: Actor, action: Action, place: Place) -> Decision:
+    rule = RULES[action]
+    if place.kind not in rule.chats:
+        reason = "denied.private_only" if rule.chats == PRIVATE else "denied.wrong_chat"
+        return Decision(False, reason)
+    if not rule.who(actor, place):
+        return Decision(False, rule.refusal)
+    return Decision(True)
+
+
+def allowed_actions(actor: Actor, place: Place) -> list[Action]:
+    """What this person may do here: drives /aide and the command menus."""
+    return [action for action in Action if check(actor, action, place)]

@@ -1,0 +1,95 @@
+"""Everyday commands available to everyone: /aide, /annuler, /langue, and the error handler."""
+
+from __future__ import annotations
+
+import structlog
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    TypeHandler,
+)
+
+from core import i18n, logs
+from core.commands import COMMANDS, command
+from core.permissions import Action, allowed_actions
+from core.services import services
+from core.settings import SUPPORTED_LANGUAGES
+from core.turn import Turn, guarded
+
+log = logs.get("handlers.common")
+
+
+async def bind_update(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]
+    """Every log line of this update carries its id; names and texts are never bound."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(update_id=update.update_id)
+
+
+@guarded(Action.HELP)
+async def show_help(turn: Turn) -> None:
+    lines = [turn.t("help.title")]
+    for action in allowed_actions(turn.actor, turn.place):
+        for cmd in COMMANDS:
+            if cmd.action is action and action is not Action.START:
+                lines.append(f"/{cmd.name} — {turn.t(f'commands.{cmd.name}')}")
+    lines.append(turn.t("help.emergency"))
+    await turn.say("\n".join(lines))
+
+
+@guarded(Action.CANCEL)
+async def nothing_to_cancel(turn: Turn) -> None:
+    await turn.reply("cancel.nothing")
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(i18n.t(code, "language.name"), callback_data=f"lang:{code}")
+          for code in SUPPORTED_LANGUAGES]]
+    )
+
+
+@guarded(Action.LANGUAGE)
+async def ask_language(turn: Turn) -> None:
+    await turn.reply("language.ask", language_keyboard())
+
+
+@guarded(Action.LANGUAGE)
+async def set_language(turn: Turn) -> None:
+    query = turn.update.callback_query
+    assert query is not None and query.data is not None
+    code = query.data.removeprefix("lang:")
+    await turn.svc.store.people.ensure(turn.actor.user_id, code)
+    await turn.svc.store.people.set_language(turn.actor.user_id, code)
+    turn.language = code
+    await turn.answer()
+    await turn.reply("language.set")
+
+
+async def on_error(update: object, context: CallbackContext) -> None:  # type: ignore[type-arg]
+    """Log the failure (ids only) and apologise to the person, in private only."""
+    log.error("handler.failed", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    chat, user = update.effective_chat, update.effective_user
+    if chat.type != chat.PRIVATE:
+        return
+    language = services(context).settings.commune.language
+    if user is not None:
+        person = await services(context).store.people.get(user.id)
+        language = person.language if person else i18n.language_for(user.language_code, language)
+    try:
+        await context.bot.send_message(chat.id, i18n.t(language, "errors.generic"))
+    except Exception:
+        log.warning("handler.apology_failed")
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(TypeHandler(Update, bind_update), group=-100)
+    app.add_handler(CommandHandler(command(Action.HELP).names, show_help))
+    app.add_handler(CommandHandler(command(Action.CANCEL).names, nothing_to_cancel))
+    app.add_handler(CommandHandler(command(Action.LANGUAGE).names, ask_language))
+    app.add_handler(CallbackQueryHandler(set_language, pattern=r"^lang:(fr|en)$"))
+    app.add_error_handler(on_error)

@@ -1,0 +1,50 @@
+"""Storage speaks the domain; SQL lives only in this package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.audit import Audit
+from storage.charter import CharterAcceptances
+from storage.db import Database, StorageError
+from storage.outbox import Message, Outbox, OutboxRow
+from storage.people import People, Person
+from storage.referents import Referents
+from storage.sectors import Sector, Sectors
+
+__all__ = [
+    "Message",
+    "OutboxRow",
+    "Person",
+    "Sector",
+    "StorageError",
+    "Store",
+]
+
+
+class Store:
+    """The database and its repositories, opened once per process."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path)
+        self.people = People(self.db)
+        self.sectors = Sectors(self.db)
+        self.referents = Referents(self.db)
+        self.charter = CharterAcceptances(self.db)
+        self.outbox = Outbox(self.db)
+        self.audit = Audit(self.db)
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    def transaction(self):
+        return self.db.transaction()
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its new id replaces the old one everywhere."""
+        async with self.db.transaction():
+            await self.sectors.migrate_chat(old_chat_id, new_chat_id)
+            await self.outbox.migrate_chat(old_chat_id, new_chat_id)

@@ -1,0 +1,106 @@
+"""Numbered schema migrations; `PRAGMA user_version` records how many are applied.
+
+Never edit a migration that has shipped: add the next one. Times are Unix seconds (REAL, UTC).
+People are known by their Telegram id only: no names, no usernames, no phone numbers.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation.
+    """
+    CREATE TABLE sectors (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        chat_id     INTEGER UNIQUE,
+        invite_link TEXT,
+        linked_at   REAL,
+        active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+    );
+
+    CREATE TABLE people (
+        user_id     INTEGER PRIMARY KEY,
+        language    TEXT NOT NULL DEFAULT 'fr',
+        sector_id   INTEGER REFERENCES sectors(id) ON DELETE SET NULL,
+        street      TEXT,
+        status      TEXT NOT NULL DEFAULT 'new'
+                    CHECK (status IN ('new', 'refused', 'enrolled', 'left', 'excluded')),
+        blocked_bot INTEGER NOT NULL DEFAULT 0 CHECK (blocked_bot IN (0, 1)),
+        created_at  REAL NOT NULL,
+        updated_at  REAL NOT NULL
+    );
+
+    CREATE TABLE referents (
+        user_id      INTEGER NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+        sector_id    INTEGER NOT NULL REFERENCES sectors(id) ON DELETE CASCADE,
+        appointed_by INTEGER,
+        appointed_at REAL NOT NULL,
+        PRIMARY KEY (user_id, sector_id)
+    );
+
+    CREATE TABLE charter_acceptances (
+        user_id     INTEGER NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+        version     INTEGER NOT NULL,
+        language    TEXT NOT NULL,
+        accepted_at REAL NOT NULL,
+        PRIMARY KEY (user_id, version)
+    );
+
+    CREATE TABLE reports (
+        id            INTEGER PRIMARY KEY,
+        reporter_id   INTEGER REFERENCES people(user_id) ON DELETE SET NULL,
+        sector_id     INTEGER REFERENCES sectors(id) ON DELETE SET NULL,
+        category      TEXT NOT NULL,
+        occurred      TEXT NOT NULL,
+        description   TEXT,
+        latitude      REAL,
+        longitude     REAL,
+        photo_file_id TEXT,
+        status        TEXT NOT NULL,
+        untriaged     INTEGER NOT NULL DEFAULT 0 CHECK (untriaged IN (0, 1)),
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL,
+        purged_at     REAL
+    );
+    CREATE INDEX reports_by_reporter ON reports(reporter_id, created_at);
+    CREATE INDEX reports_by_sector ON reports(sector_id, category, created_at);
+
+    CREATE TABLE report_events (
+        id        INTEGER PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        status    TEXT NOT NULL,
+        actor_id  INTEGER,
+        note      TEXT,
+        at        REAL NOT NULL
+    );
+    CREATE INDEX report_events_by_report ON report_events(report_id, at);
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        dedupe_key      TEXT UNIQUE,
+        chat_id         INTEGER NOT NULL,
+        method          TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        purpose         TEXT NOT NULL,
+        ref             TEXT,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        message_id      INTEGER,
+        last_error      TEXT,
+        created_at      REAL NOT NULL,
+        finished_at     REAL
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE INDEX outbox_by_ref ON outbox(purpose, ref);
+
+    CREATE TABLE audit_log (
+        id       INTEGER PRIMARY KEY,
+        at       REAL NOT NULL,
+        actor_id INTEGER,
+        action   TEXT NOT NULL,
+        subject  TEXT,
+        details  TEXT
+    );
+    CREATE INDEX audit_by_actor ON audit_log(actor_id, at);
+    """,
+]

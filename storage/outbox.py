@@ -1,0 +1,149 @@
+"""The outbox: one row per (message, recipient) that must reach Telegram.
+
+A row moves pending → sending → delivered, or back to pending with a later
+`next_attempt_at`, or to failed with the reason. `sending` rows found at start belong to a
+process that died mid-send; they are put back to pending (the send may have arrived: that is
+the only way a message can be doubled, and it is counted).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from storage.db import Database
+
+PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    purpose: str
+    ref: str | None
+    status: str
+    attempts: int
+    message_id: int | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to send to one chat: a Bot API method and its parameters (chat_id excluded)."""
+
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    purpose: str
+    ref: str | None = None
+    dedupe_key: str | None = None
+
+
+_COLUMNS = "id, chat_id, method, payload, purpose, ref, status, attempts, message_id, last_error"
+
+
+def _row(row: Any) -> OutboxRow:
+    values = dict(row)
+    values["payload"] = json.loads(values["payload"])
+    return OutboxRow(**values)
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def enqueue(self, messages: Iterable[Message]) -> list[int]:
+        """Queue messages in one transaction; a repeated dedupe_key is queued only once."""
+        now = time.time()
+        ids: list[int] = []
+        async with self.db.transaction() as conn:
+            for message in messages:
+                cursor = await conn.execute(
+                    "INSERT INTO outbox (dedupe_key, chat_id, method, payload, purpose, ref,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (dedupe_key) DO NOTHING",
+                    (message.dedupe_key, message.chat_id, message.method,
+                     json.dumps(message.payload, ensure_ascii=False), message.purpose,
+                     message.ref, now, now),
+                )
+                if cursor.rowcount:
+                    ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    async def due(self, now: float, limit: int) -> list[OutboxRow]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM outbox WHERE status = ? AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (PENDING, now, limit),
+        )
+        return [_row(row) for row in rows]
+
+    async def next_due_at(self) -> float | None:
+        row = await self.db.fetch_one(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = ?", (PENDING,)
+        )
+        return None if row is None else row[0]
+
+    async def claim(self, row_id: int) -> bool:
+        """Take a pending row for sending; False if someone else already did."""
+        changed = await self.db.execute(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1 WHERE id = ? AND status = ?",
+            (SENDING, row_id, PENDING),
+        )
+        return changed == 1
+
+    async def delivered(self, row_id: int, message_id: int | None) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = ?, message_id = ?, last_error = NULL, finished_at = ?"
+            " WHERE id = ?",
+            (DELIVERED, message_id, time.time(), row_id),
+        )
+
+    async def retry_at(
+        self, row_id: int, at: float, error: str, count_attempt: bool = True
+    ) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?,"
+            " attempts = attempts - ? WHERE id = ?",
+            (PENDING, at, error, 0 if count_attempt else 1, row_id),
+        )
+
+    async def failed(self, row_id: int, error: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = ?, last_error = ?, finished_at = ? WHERE id = ?",
+            (FAILED, error, time.time(), row_id),
+        )
+
+    async def requeue_interrupted(self) -> int:
+        """Put back rows a previous process claimed but never settled."""
+        return await self.db.execute(
+            "UPDATE outbox SET status = ?, last_error = 'interrupted' WHERE status = ?",
+            (PENDING, SENDING),
+        )
+
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        return await self.db.execute(
+            "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status IN (?, ?)",
+            (new_chat_id, old_chat_id, PENDING, SENDING),
+        )
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
+        return None if row is None else _row(row)
+
+    async def by_ref(self, purpose: str, ref: str) -> list[OutboxRow]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM outbox WHERE purpose = ? AND ref = ? ORDER BY id",
+            (purpose, ref),
+        )
+        return [_row(row) for row in rows]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.db.fetch_all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        return {row[0]: row[1] for row in rows}

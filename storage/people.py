@@ -1,0 +1,58 @@
+"""People: a Telegram id, a language, a sector, an enrolment status. Nothing else."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    language: str
+    sector_id: int | None
+    street: str | None
+    status: str
+    blocked_bot: bool
+
+
+class People:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, user_id: int) -> Person | None:
+        row = await self.db.fetch_one(
+            "SELECT user_id, language, sector_id, street, status, blocked_bot"
+            " FROM people WHERE user_id = ?",
+            (user_id,),
+        )
+        return None if row is None else Person(**{**dict(row), "blocked_bot": bool(row[5])})
+
+    async def ensure(self, user_id: int, language: str) -> Person:
+        """The person, created on first contact with the language Telegram reported."""
+        now = time.time()
+        await self.db.execute(
+            "INSERT INTO people (user_id, language, created_at, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET blocked_bot = 0 WHERE blocked_bot = 1",
+            (user_id, language, now, now),
+        )
+        person = await self.get(user_id)
+        assert person is not None
+        return person
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        await self._update(user_id, "language = ?", language)
+
+    async def set_status(self, user_id: int, status: str) -> None:
+        await self._update(user_id, "status = ?", status)
+
+    async def mark_blocked(self, user_id: int) -> None:
+        await self._update(user_id, "blocked_bot = ?", 1)
+
+    async def _update(self, user_id: int, assignment: str, value: object) -> None:
+        await self.db.execute(
+            f"UPDATE people SET {assignment}, updated_at = ? WHERE user_id = ?",
+            (value, time.time(), user_id),
+        )
