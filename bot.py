@@ -18,10 +18,11 @@ from telegram.request import HTTPXRequest
 
 from core import lifecycle, logs
 from core.charter import Charter, CharterError
+from core.geo import sector_polygons
 from core.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.services import KEY, Services
 from core.settings import ConfigError, Settings, config_path, load_settings
-from handlers import common, fallback, onboarding
+from handlers import common, fallback, groups, membership, onboarding, referents
 from storage import StorageError, Store
 
 NO_TOKEN = (
@@ -55,9 +56,10 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         store=store,
         outbox=OutboxWorker(store, outbox_bot, settings.outbox),
         charter=Charter(),
+        sector_polygons=sector_polygons(settings.sectors),
     )
     # Order matters within a handler group: flows first, the catch-all fallback last.
-    for module in (onboarding, common, fallback):
+    for module in (onboarding, membership, referents, groups, common, fallback):
         module.register(app)
     return app
 
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_demo())
     try:
         settings = load_settings(config_path(args.config))
+        sector_polygons(settings.sectors)
     except ConfigError as error:
         for problem in error.problems:
             print(f"config error: {problem}", file=sys.stderr)

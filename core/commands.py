@@ -25,7 +25,13 @@ class Command:
 COMMANDS: list[Command] = [
     Command("start", (), Action.START),
     Command("aide", ("help",), Action.HELP),
+    Command("secteur", ("sector",), Action.MY_SECTOR),
+    Command("devenir_referent", ("become_referent",), Action.APPLY_REFERENT),
+    Command("referents", (), Action.MANAGE_REFERENTS),
+    Command("lier_secteur", ("link_sector",), Action.LINK_SECTOR),
+    Command("delier_secteur", ("unlink_sector",), Action.UNLINK_SECTOR),
     Command("langue", ("language",), Action.LANGUAGE),
+    Command("quitter", ("leave",), Action.LEAVE_SCHEME),
     Command("annuler", ("cancel",), Action.CANCEL),
 ]
 

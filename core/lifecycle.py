@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from telegram import Update
 from telegram.ext import Application
 
-from core import logs
+from core import logs, menus
 from core.services import KEY, Services
 
 log = logs.get("lifecycle")
@@ -24,6 +24,7 @@ async def startup(app: Application) -> None:  # type: ignore[type-arg]
     await svc.store.sectors.sync(sector.name for sector in svc.settings.sectors)
     await svc.outbox.bot.initialize()
     await svc.outbox.start()
+    await menus.publish(svc, app.bot)
     log.info("vigie.started", bot_id=app.bot.id, sectors=len(svc.settings.sectors),
              charter_version=svc.charter.version)
 

@@ -94,6 +94,9 @@ def configure(
     # httpx and httpcore log every request URL (token included) at INFO/DEBUG.
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # PTB's DEBUG lines dump whole updates and API calls: names and report texts.
+    telegram_level = max(logging.getLevelName(level), logging.INFO)
+    logging.getLogger("telegram").setLevel(telegram_level)
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:

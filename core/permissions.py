@@ -137,8 +137,12 @@ class Decision:
         return self.allowed
 
 
-def check(actor: Actor, action: Action, place: Place) -> Decision:
+def check(actor: Actor, action: Action, place: Place, sector_id: int | None = None) -> Decision:
+    """May `actor` do `action` in `place`? `sector_id` names the sector the action concerns
+    when it is not the chat's own (a join request's card pressed in a private chat)."""
     rule = RULES[action]
+    if sector_id is not None:
+        place = Place(place.chat_id, place.kind, sector_id)
     if place.kind not in rule.chats:
         reason = "denied.private_only" if rule.chats == PRIVATE else "denied.wrong_chat"
         return Decision(False, reason)

@@ -10,6 +10,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackContext
 
 from core.charter import Charter
+from core.geo import Polygon
 from core.outbox import OutboxWorker
 from core.settings import Settings
 from storage import Store
@@ -25,6 +26,8 @@ class Services:
     store: Store
     outbox: OutboxWorker
     charter: Charter
+    # Sector name (casefolded) → its GeoJSON polygons, for sectors that have a file.
+    sector_polygons: dict[str, list[Polygon]] = field(default_factory=dict)
     _liaison_cache: dict[int, tuple[float, bool]] = field(default_factory=dict)
 
     async def is_liaison(self, bot: Bot, user_id: int, chat_id: int | None) -> bool:

@@ -117,6 +117,12 @@ class OutboxSettings(Section):
     time_scale: float = Field(1.0, gt=0)
 
 
+class EnrolmentSettings(Section):
+    # "referent": a referent of the sector (or an official) approves each join request;
+    # "auto": anyone who accepted the charter and chose that sector is let in.
+    approval: Literal["referent", "auto"] = "referent"
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "console"] = "auto"
@@ -133,6 +139,7 @@ class Settings(BaseSettings):
     commune: CommuneSettings = CommuneSettings()
     sectors: list[SectorSettings] = []
     roles: RolesSettings = RolesSettings()
+    enrolment: EnrolmentSettings = EnrolmentSettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -10,39 +10,56 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
-from telegram import Chat, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update, User
+from telegram import (
+    Bot,
+    Chat,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+    User,
+)
 from telegram.ext import CallbackContext
 
 from core import i18n, logs
 from core.permissions import Action, Actor, ChatKind, Place, check
 from core.services import Services, services
+from storage import Person
 
 log = logs.get("turn")
 T = TypeVar("T")
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+async def actor_of(svc: Services, bot: Bot, user_id: int, chat_id: int | None = None
+                   ) -> tuple[Actor, Person | None]:
+    """A person as our own records (and the configuration) know them."""
+    store, roles = svc.store, svc.settings.roles
+    person = await store.people.get(user_id)
+    accepted = await store.charter.latest_version(user_id) if person else None
+    actor = Actor(
+        user_id=user_id,
+        status=person.status if person else "stranger",
+        charter_current=(accepted or 0) >= svc.charter.version,
+        sector_id=person.sector_id if person else None,
+        referent_of=await store.referents.sectors_of(user_id),
+        is_liaison=await svc.is_liaison(bot, user_id, chat_id),
+        is_official=user_id in roles.officials,
+        is_admin=user_id in roles.admins,
+    )
+    return actor, person
 
 
 async def resolve_actor(svc: Services, context: CallbackContext, user: User, chat: Chat | None
                         ) -> tuple[Actor, str]:  # type: ignore[type-arg]
-    """The actor as our records know them, and the language to speak to them."""
-    store, settings = svc.store, svc.settings
-    person = await store.people.get(user.id)
-    accepted = await store.charter.latest_version(user.id) if person else None
-    actor = Actor(
-        user_id=user.id,
-        status=person.status if person else "stranger",
-        charter_current=(accepted or 0) >= svc.charter.version,
-        sector_id=person.sector_id if person else None,
-        referent_of=await store.referents.sectors_of(user.id),
-        is_liaison=await svc.is_liaison(context.bot, user.id, chat.id if chat else None),
-        is_official=user.id in settings.roles.officials,
-        is_admin=user.id in settings.roles.admins,
-    )
+    """The actor, and the language to speak to them (theirs, else Telegram's guess)."""
+    actor, person = await actor_of(svc, context.bot, user.id, chat.id if chat else None)
     language = person.language if person else i18n.language_for(
-        user.language_code, settings.commune.language
+        user.language_code, svc.settings.commune.language
     )
     return actor, language
 
@@ -58,6 +75,10 @@ async def resolve_place(svc: Services, chat: Chat) -> Place:
     return Place(chat.id, ChatKind.GROUP)
 
 
+class HasSector(Protocol):
+    sector_id: int
+
+
 @dataclass
 class Turn:
     update: Update
@@ -66,6 +87,7 @@ class Turn:
     actor: Actor
     place: Place
     language: str
+    subject: Any = None  # what a button acts on, loaded by the guard from callback data
 
     @classmethod
     async def build(cls, update: Update, context: CallbackContext) -> Turn:  # type: ignore[type-arg]
@@ -81,6 +103,12 @@ class Turn:
     @property
     def message(self) -> Message | None:
         return self.update.effective_message
+
+    @property
+    def data(self) -> list[str]:
+        """The parts of a button's callback data (`join:ok:12` → ["join", "ok", "12"])."""
+        query = self.update.callback_query
+        return (query.data or "").split(":") if query else []
 
     @property
     def text(self) -> str:
@@ -116,15 +144,32 @@ class Turn:
 
 
 Callback = Callable[[Update, CallbackContext], Awaitable[Any]]  # type: ignore[type-arg]
+SubjectLoader = Callable[[Turn], Awaitable[HasSector | None]]
 
 
-def guarded(action: Action) -> Callable[[Callable[[Turn], Awaitable[T]]], Callback]:
+def guarded(
+    action: Action, subject: SubjectLoader | None = None
+) -> Callable[[Callable[[Turn], Awaitable[T]]], Callback]:
+    """Run the handler only if `permissions.check` allows it.
+
+    With `subject`, the guard first loads what the button acts on (a join request, an
+    application…) from the server's records; a forged or stale id finds nothing and is
+    answered as a stale button, and the check is made against the subject's sector.
+    """
+
     def wrap(handler: Callable[[Turn], Awaitable[T]]) -> Callback:
         @functools.wraps(handler)
         async def callback(update: Update, context: CallbackContext) -> T | None:  # type: ignore[type-arg]
             structlog.contextvars.bind_contextvars(handler=handler.__name__)
             turn = await Turn.build(update, context)
-            decision = check(turn.actor, action, turn.place)
+            sector_id = None
+            if subject is not None:
+                turn.subject = await subject(turn)
+                if turn.subject is None:
+                    await turn.refuse("fallback.stale_button")
+                    return None
+                sector_id = turn.subject.sector_id
+            decision = check(turn.actor, action, turn.place, sector_id)
             if not decision:
                 log.info("permission.denied", action=str(action), reason=decision.reason,
                          roles=turn.actor.roles(), chat_kind=str(turn.place.kind))

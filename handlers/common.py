@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import structlog
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import (
     Application,
     CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
+    ConversationHandler,
     TypeHandler,
 )
 
@@ -42,6 +43,13 @@ async def show_help(turn: Turn) -> None:
 @guarded(Action.CANCEL)
 async def nothing_to_cancel(turn: Turn) -> None:
     await turn.reply("cancel.nothing")
+
+
+@guarded(Action.CANCEL)
+async def cancel_conversation(turn: Turn) -> int:
+    """The /annuler fallback of every conversation: leave it, nothing half-done is kept."""
+    await turn.reply("cancel.done", ReplyKeyboardRemove())
+    return ConversationHandler.END
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

@@ -1,67 +1,221 @@
-"""/start: welcome, then the charter "vigilant mais pas vigile" to accept or refuse."""
+"""From a stranger to a member: /start, the charter, a sector, an optional street, the link.
+
+A ConversationHandler whose states are the steps; every choice is written to the database
+as it is made, so the conversation only remembers which question comes next.
+"""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.ext import (
+    Application,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from core import logs
+from core import enrolment, geo, logs
 from core.commands import command
 from core.permissions import Action
+from core.services import services
 from core.turn import Turn, guarded
+from handlers.common import cancel_conversation
 
 log = logs.get("handlers.onboarding")
 
-
-def charter_keyboard(turn: Turn) -> InlineKeyboardMarkup:
-    version = turn.svc.charter.version
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.t("charter.accept"), callback_data=f"charter:yes:{version}"),
-        InlineKeyboardButton(turn.t("charter.refuse"), callback_data=f"charter:no:{version}"),
-    ]])
+CHARTER, SECTOR, STREET = range(3)
+STREET_MAX = 80
 
 
-async def show_charter(turn: Turn) -> None:
-    text = turn.svc.charter.current(turn.language)
-    await turn.say(f"{text.title}\n\n{text.body}")
-    await turn.say(turn.t("charter.question", summary=text.summary), charter_keyboard(turn))
+async def show_charter(turn: Turn) -> int:
+    for text, markup in enrolment.charter_screens(turn.svc, turn.language):
+        await turn.say(text, markup)
+    return CHARTER
+
+
+async def ask_sector(turn: Turn) -> int:
+    await turn.reply("enrolment.choose_sector", await enrolment.sector_keyboard(turn.svc, "sector"))
+    if turn.svc.sector_polygons:
+        location = ReplyKeyboardMarkup(
+            [[KeyboardButton(turn.t("enrolment.share_location"), request_location=True)]],
+            resize_keyboard=True, one_time_keyboard=True,
+        )
+        await turn.reply("enrolment.or_location", location)
+    return SECTOR
 
 
 @guarded(Action.START)
-async def start(turn: Turn) -> None:
-    await turn.svc.store.people.ensure(turn.actor.user_id, turn.language)
+async def start(turn: Turn) -> int:
+    person = await turn.svc.store.people.ensure(turn.actor.user_id, turn.language)
+    if person.status == "excluded":
+        await turn.reply("denied.excluded")
+        return ConversationHandler.END
     await turn.reply("start.welcome", commune=turn.svc.settings.commune.name)
-    if turn.actor.charter_current:
-        await turn.reply("start.already_accepted")
-        return
-    await show_charter(turn)
+    if not turn.actor.charter_current or person.status == "refused":
+        return await show_charter(turn)
+    if turn.actor.is_member:
+        await turn.reply("start.already_member")
+        return ConversationHandler.END
+    return await ask_sector(turn)
 
 
 @guarded(Action.ACCEPT_CHARTER)
-async def answer_charter(turn: Turn) -> None:
-    query = turn.update.callback_query
-    assert query is not None and query.data is not None
-    _, verdict, version = query.data.split(":")
+async def answer_charter(turn: Turn) -> int:
+    _, verdict, version = turn.data
     store, user_id = turn.svc.store, turn.actor.user_id
+    await turn.answer()
     if int(version) != turn.svc.charter.version:
-        await turn.answer("charter.outdated", alert=True)
-        await show_charter(turn)
-        return
-    await store.people.ensure(user_id, turn.language)
-    if verdict == "yes":
+        await turn.reply("charter.outdated")
+        return await show_charter(turn)
+    person = await store.people.ensure(user_id, turn.language)
+    if verdict == "no":
         async with store.transaction():
-            await store.charter.accept(user_id, int(version), turn.language)
-            await store.audit.record(user_id, "charter.accepted", version=int(version))
-        await turn.answer()
-        await turn.reply("charter.accepted")
-    else:
-        async with store.transaction():
-            await store.people.set_status(user_id, "refused")
+            if person.status != "enrolled":
+                await store.people.set_status(user_id, "refused")
             await store.audit.record(user_id, "charter.refused", version=int(version))
-        await turn.answer()
+        pending = await store.join_requests.pending_for(user_id)
+        if pending is not None:
+            await enrolment.settle_join(turn.svc, turn.context.bot, pending, False, None,
+                                        "enrolment.join_needs_charter")
         await turn.reply("charter.refused")
+        return ConversationHandler.END
+    async with store.transaction():
+        await store.charter.accept(user_id, int(version), turn.language)
+        await store.people.mark_charter_notice(user_id, int(version))
+        if person.status == "refused":
+            await store.people.set_status(user_id, "new")
+        await store.audit.record(user_id, "charter.accepted", version=int(version))
+    await turn.reply("charter.accepted")
+    pending = await store.join_requests.pending_for(user_id)
+    if person.status == "enrolled" or pending is not None:
+        if person.status != "enrolled" and pending is not None:
+            # They asked to join this sector's group first: that is their sector.
+            await store.people.enrol(user_id, pending.sector_id, None)
+        return await finish(turn)
+    return await ask_sector(turn)
+
+
+async def enrol_in(turn: Turn, sector_id: int) -> int:
+    async with turn.svc.store.transaction():
+        await turn.svc.store.people.enrol(turn.actor.user_id, sector_id, None)
+        await turn.svc.store.audit.record(turn.actor.user_id, "sector.chosen",
+                                          f"sector:{sector_id}")
+    await turn.reply("enrolment.ask_street", InlineKeyboardMarkup(
+        [[InlineKeyboardButton(turn.t("enrolment.skip_street"), callback_data="street:skip")]]
+    ), limit=STREET_MAX)
+    return STREET
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def choose_sector(turn: Turn) -> int | None:
+    await turn.answer()
+    sector = await turn.svc.store.sectors.get(int(turn.data[1]))
+    if sector is None or not sector.active:
+        await turn.reply("enrolment.unknown_sector")
+        return None
+    await turn.reply("enrolment.sector_chosen", ReplyKeyboardRemove(), sector=sector.name)
+    return await enrol_in(turn, sector.id)
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def locate(turn: Turn) -> int | None:
+    location = turn.message.location if turn.message else None
+    assert location is not None
+    for sector in await turn.svc.store.sectors.active():
+        polygons = turn.svc.sector_polygons.get(sector.name.casefold())
+        if polygons and geo.contains(polygons, location.latitude, location.longitude):
+            await turn.reply("enrolment.sector_found", ReplyKeyboardRemove(), sector=sector.name)
+            return await enrol_in(turn, sector.id)
+    sectors = await enrolment.sector_keyboard(turn.svc, "sector")
+    await turn.reply("enrolment.location_outside", sectors)
+    return None
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def street(turn: Turn) -> int | None:
+    value = " ".join(turn.text.split())
+    if not value or len(value) > STREET_MAX:
+        await turn.reply("enrolment.street_too_long", limit=STREET_MAX)
+        return None
+    person = await turn.svc.store.people.get(turn.actor.user_id)
+    assert person is not None and person.sector_id is not None
+    await turn.svc.store.people.enrol(turn.actor.user_id, person.sector_id, value)
+    return await finish(turn)
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def skip_street(turn: Turn) -> int:
+    await turn.answer()
+    return await finish(turn)
+
+
+async def finish(turn: Turn) -> int:
+    """Enrolled: decide a join request waiting for them, or give them the group's link."""
+    store = turn.svc.store
+    person = await store.people.get(turn.actor.user_id)
+    assert person is not None and person.sector_id is not None
+    pending = await store.join_requests.pending_for(person.user_id)
+    if pending is not None:
+        await turn.reply("enrolment.request_under_review")
+        await enrolment.review_join(turn.svc, turn.context.bot, pending)
+        return ConversationHandler.END
+    sector = await store.sectors.get(person.sector_id)
+    assert sector is not None
+    await turn.say(await enrolment.invite_text(turn.svc, turn.language, sector))
+    return ConversationHandler.END
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def expect_choice(turn: Turn) -> None:
+    await turn.reply("enrolment.use_buttons")
+
+
+async def charter_notice(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]
+    """A member whose accepted charter is outdated is told once, at their next interaction."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != chat.PRIVATE:
+        return
+    svc = services(context)
+    person = await svc.store.people.get(user.id)
+    version = svc.charter.version
+    if person is None or person.status != "enrolled" or person.charter_notice_version >= version:
+        return
+    if (await svc.store.charter.latest_version(user.id) or 0) >= version:
+        return
+    await svc.store.people.mark_charter_notice(user.id, version)
+    turn = await Turn.build(update, context)
+    await turn.reply("charter.new_version")
+    await show_charter(turn)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    app.add_handler(CommandHandler(command(Action.START).names, start))
-    app.add_handler(CallbackQueryHandler(answer_charter, pattern=r"^charter:(yes|no):\d{1,4}$"))
+    private = filters.ChatType.PRIVATE
+    charter_button = CallbackQueryHandler(answer_charter, pattern=r"^charter:(yes|no):\d{1,4}$")
+    cancel_handler = CommandHandler(command(Action.CANCEL).names, cancel_conversation)
+    app.add_handler(TypeHandler(Update, charter_notice), group=-50)
+    app.add_handler(ConversationHandler(
+        entry_points=[CommandHandler(command(Action.START).names, start),
+                      charter_button],
+        states={
+            CHARTER: [charter_button],
+            SECTOR: [CallbackQueryHandler(choose_sector, pattern=r"^sector:\d{1,9}$"),
+                     MessageHandler(filters.LOCATION & private, locate)],
+            STREET: [CallbackQueryHandler(skip_street, pattern=r"^street:skip$"),
+                     MessageHandler(filters.TEXT & ~filters.COMMAND & private, street)],
+        },
+        fallbacks=[cancel_handler,
+                   MessageHandler(private & ~filters.COMMAND, expect_choice)],
+        name="onboarding",
+        conversation_timeout=3600,
+    ))

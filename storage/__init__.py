@@ -7,15 +7,19 @@ from pathlib import Path
 from storage.audit import Audit
 from storage.charter import CharterAcceptances
 from storage.db import Database, StorageError
+from storage.enrolment import JoinRequest, JoinRequests, ReferentApplication, ReferentApplications
 from storage.outbox import Message, Outbox, OutboxRow
 from storage.people import People, Person
-from storage.referents import Referents
+from storage.referents import ReferentRole, Referents
 from storage.sectors import Sector, Sectors
 
 __all__ = [
+    "JoinRequest",
     "Message",
     "OutboxRow",
     "Person",
+    "ReferentApplication",
+    "ReferentRole",
     "Sector",
     "StorageError",
     "Store",
@@ -33,6 +37,8 @@ class Store:
         self.charter = CharterAcceptances(self.db)
         self.outbox = Outbox(self.db)
         self.audit = Audit(self.db)
+        self.join_requests = JoinRequests(self.db)
+        self.referent_applications = ReferentApplications(self.db)
 
     async def open(self) -> None:
         await self.db.open()
@@ -48,3 +54,4 @@ class Store:
         async with self.db.transaction():
             await self.sectors.migrate_chat(old_chat_id, new_chat_id)
             await self.outbox.migrate_chat(old_chat_id, new_chat_id)
+            await self.join_requests.migrate_chat(old_chat_id, new_chat_id)

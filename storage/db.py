@@ -38,7 +38,8 @@ class Database:
             raise RuntimeError("database is not open")
         return self._conn
 
-    async def open(self) -> None:
+    async def open(self, migrate_to: int | None = None) -> None:
+        """Connect, check integrity, migrate (to the latest schema unless told otherwise)."""
         if self.path != Path(":memory:"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -53,7 +54,7 @@ class Database:
             ):
                 await self._conn.execute(pragma)
             await self._check_integrity()
-            await self.migrate()
+            await self.migrate(migrate_to)
         except sqlite3.DatabaseError as exc:
             await self.close()
             raise StorageError(f"{self.path}: {exc}") from None

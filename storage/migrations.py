@@ -103,4 +103,36 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_by_actor ON audit_log(actor_id, at);
     """,
+    # 2: enrolment: join requests awaiting a decision, referent applications, charter notices.
+    """
+    CREATE TABLE join_requests (
+        id           INTEGER PRIMARY KEY,
+        user_id      INTEGER NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+        chat_id      INTEGER NOT NULL,
+        sector_id    INTEGER NOT NULL REFERENCES sectors(id) ON DELETE CASCADE,
+        status       TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'approved', 'declined', 'withdrawn')),
+        requested_at REAL NOT NULL,
+        decided_by   INTEGER,
+        decided_at   REAL
+    );
+    CREATE UNIQUE INDEX join_requests_one_pending
+        ON join_requests(user_id, chat_id) WHERE status = 'pending';
+
+    CREATE TABLE referent_applications (
+        id          INTEGER PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES people(user_id) ON DELETE CASCADE,
+        sector_id   INTEGER NOT NULL REFERENCES sectors(id) ON DELETE CASCADE,
+        motivation  TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'approved', 'declined')),
+        created_at  REAL NOT NULL,
+        decided_by  INTEGER,
+        decided_at  REAL
+    );
+    CREATE UNIQUE INDEX referent_applications_one_pending
+        ON referent_applications(user_id) WHERE status = 'pending';
+
+    ALTER TABLE people ADD COLUMN charter_notice_version INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -16,6 +16,7 @@ class Person:
     street: str | None
     status: str
     blocked_bot: bool
+    charter_notice_version: int
 
 
 class People:
@@ -24,8 +25,8 @@ class People:
 
     async def get(self, user_id: int) -> Person | None:
         row = await self.db.fetch_one(
-            "SELECT user_id, language, sector_id, street, status, blocked_bot"
-            " FROM people WHERE user_id = ?",
+            "SELECT user_id, language, sector_id, street, status, blocked_bot,"
+            " charter_notice_version FROM people WHERE user_id = ?",
             (user_id,),
         )
         return None if row is None else Person(**{**dict(row), "blocked_bot": bool(row[5])})
@@ -47,6 +48,31 @@ class People:
 
     async def set_status(self, user_id: int, status: str) -> None:
         await self._update(user_id, "status = ?", status)
+
+    async def enrol(self, user_id: int, sector_id: int, street: str | None) -> None:
+        await self.db.execute(
+            "UPDATE people SET status = 'enrolled', sector_id = ?, street = ?, updated_at = ?"
+            " WHERE user_id = ?",
+            (sector_id, street, time.time(), user_id),
+        )
+
+    async def leave(self, user_id: int, status: str = "left") -> None:
+        """Out of the scheme: the sector and declared street are forgotten."""
+        await self.db.execute(
+            "UPDATE people SET status = ?, sector_id = NULL, street = NULL, updated_at = ?"
+            " WHERE user_id = ?",
+            (status, time.time(), user_id),
+        )
+
+    async def members(self, sector_id: int) -> list[int]:
+        rows = await self.db.fetch_all(
+            "SELECT user_id FROM people WHERE sector_id = ? AND status = 'enrolled'",
+            (sector_id,),
+        )
+        return [row[0] for row in rows]
+
+    async def mark_charter_notice(self, user_id: int, version: int) -> None:
+        await self._update(user_id, "charter_notice_version = ?", version)
 
     async def mark_blocked(self, user_id: int) -> None:
         await self._update(user_id, "blocked_bot = ?", 1)

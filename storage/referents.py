@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from storage.db import Database
+
+
+@dataclass(frozen=True)
+class ReferentRole:
+    user_id: int
+    sector_id: int
 
 
 class Referents:
@@ -16,6 +23,17 @@ class Referents:
             "SELECT sector_id FROM referents WHERE user_id = ?", (user_id,)
         )
         return frozenset(row[0] for row in rows)
+
+    async def role(self, user_id: int, sector_id: int) -> ReferentRole | None:
+        row = await self.db.fetch_one(
+            "SELECT user_id, sector_id FROM referents WHERE user_id = ? AND sector_id = ?",
+            (user_id, sector_id),
+        )
+        return None if row is None else ReferentRole(*row)
+
+    async def all_referents(self) -> list[int]:
+        rows = await self.db.fetch_all("SELECT DISTINCT user_id FROM referents")
+        return [row[0] for row in rows]
 
     async def of_sector(self, sector_id: int) -> list[int]:
         rows = await self.db.fetch_all(

@@ -1,0 +1,109 @@
+"""Fixtures: a Telegram emulator on localhost, a demo commune in it, and the real bot.
+
+The bot is the real `Application` from bot.py, polling the emulator over HTTP in the test's
+event loop. People act through the emulator's test API (they send, press, join, block)
+and tests read what each chat received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.ext import Application
+
+from bot import build_application
+from core import i18n, logs
+from core.lifecycle import running
+from core.settings import Settings
+from emulator import Group, Limits, Person, TelegramEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "123456:TEST-TOKEN-never-logged"  # dev.py greps the test log for it afterwards
+LOG_FILE = ROOT / "test-logs" / "vigie.log"
+# Telegram's limits, 10x faster in time, on both sides: tests stay quick, rules stay real.
+SCALE = 10.0
+SECTORS = ("Centre-bourg", "Les Hauts", "La Vallée")
+
+
+def fr(key: str, **values: Any) -> str:
+    return i18n.t("fr", key, **values)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    # DEBUG on purpose: even the most verbose run must not leak a token, a name or a text.
+    logs.configure("DEBUG", "json", (TOKEN,), LOG_FILE)
+
+
+@pytest.fixture
+def emulator() -> Iterator[TelegramEmulator]:
+    with TelegramEmulator(token=TOKEN, bot_username="vigie_test_bot",
+                          limits=Limits(scale=SCALE)) as emu:
+        yield emu
+
+
+@dataclass
+class Commune:
+    """The people of a small commune, as Telegram users in the emulator."""
+
+    emu: TelegramEmulator
+    official: Person
+    admin: Person
+    liaison: Person
+    alice: Person
+    bob: Person
+    carol: Person
+    groups: dict[str, Group]
+
+
+@pytest.fixture
+def commune(emulator: TelegramEmulator) -> Commune:
+    make = emulator.create_user
+    official = make("Odile", username="odile_maire", language_code="fr")
+    return Commune(
+        emu=emulator,
+        official=official,
+        admin=make("Adam", username="adam_it", language_code="fr"),
+        liaison=make("Gaston", username="adj_gaston", language_code="fr"),
+        alice=make("Alice", last_name="Martin", language_code="fr"),
+        bob=make("Bob", language_code="en"),
+        carol=make("Carole", language_code="fr"),
+        groups={},
+    )
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, emulator: TelegramEmulator, commune: Commune
+                  ) -> Callable[..., Settings]:
+    def make(**sections: Any) -> Settings:
+        base: dict[str, Any] = {
+            "telegram": {"token": TOKEN, "api_base_url": emulator.base_url,
+                         "file_base_url": emulator.base_file_url},
+            "storage": {"database": tmp_path / "vigie.db"},
+            "commune": {"name": "Saint-Exemple"},
+            "sectors": [{"name": name} for name in SECTORS],
+            "roles": {"officials": [commune.official.id], "admins": [commune.admin.id],
+                      "liaison_chat_id": commune.liaison.id},
+            "outbox": {"time_scale": SCALE, "poll_interval_seconds": 0.05,
+                       "base_backoff_seconds": 1.0},
+        }
+        for name, values in sections.items():
+            base[name] = {**base.get(name, {}), **values} if isinstance(values, dict) else values
+        return Settings(**base)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def vigie(settings: Settings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    async with running(build_application(settings)) as app:
+        yield app

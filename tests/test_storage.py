@@ -1,0 +1,139 @@
+"""The store: migrations from every version, pragmas, transactions, the outbox table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storage import Message, StorageError, Store
+from storage.db import Database
+from storage.migrations import MIGRATIONS
+
+
+async def schema(db: Database) -> list[tuple[str, str]]:
+    rows = await db.fetch_all(
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    store = Store(tmp_path / "vigie.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_fresh_file_gets_latest_schema_and_pragmas(store: Store) -> None:
+    db = store.db
+    assert await db.schema_version() == len(MIGRATIONS)
+    assert (await db.fetch_one("PRAGMA journal_mode"))[0] == "wal"
+    assert (await db.fetch_one("PRAGMA foreign_keys"))[0] == 1
+    assert (await db.fetch_one("PRAGMA synchronous"))[0] == 2  # FULL
+    tables = {name for name, _ in await schema(db)}
+    assert {"people", "sectors", "referents", "charter_acceptances", "reports",
+            "report_events", "outbox", "audit_log"} <= tables
+
+
+@pytest.mark.parametrize("start_version", range(len(MIGRATIONS)))
+async def test_migrates_from_every_earlier_version(tmp_path: Path, start_version: int) -> None:
+    fresh = Database(tmp_path / "fresh.db")
+    await fresh.open()
+    expected = await schema(fresh)
+    await fresh.close()
+
+    old = Database(tmp_path / "old.db")
+    await old.open(migrate_to=start_version)
+    assert await old.schema_version() == start_version
+    await old.close()
+
+    upgraded = Database(tmp_path / "old.db")
+    await upgraded.open()
+    assert await upgraded.schema_version() == len(MIGRATIONS)
+    assert await schema(upgraded) == expected
+    await upgraded.close()
+
+
+async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    db = Database(tmp_path / "v.db")
+    await db.open()
+    await db.conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    await db.close()
+    with pytest.raises(StorageError, match="newer than this Vigie"):
+        await Database(tmp_path / "v.db").open()
+
+
+async def test_refuses_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(StorageError):
+        await Database(path).open()
+
+
+async def test_transaction_rolls_back_everything(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction():
+            await store.people.ensure(1, "fr")
+            await store.audit.record(1, "x")
+            raise RuntimeError("boom")
+    assert await store.people.get(1) is None
+    assert await store.audit.entries() == []
+
+
+async def test_foreign_keys_are_enforced(store: Store) -> None:
+    import sqlite3
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.referents.appoint(user_id=99, sector_id=12345, appointed_by=None)
+
+
+async def test_sectors_sync_keeps_removed_ones_inactive(store: Store) -> None:
+    await store.sectors.sync(["Nord", "Sud"])
+    nord = await store.sectors.by_name("nord")
+    assert nord is not None and nord.name == "Nord"
+    await store.sectors.sync(["Sud", "Est"])
+    assert [s.name for s in await store.sectors.active()] == ["Est", "Sud"]
+    assert (await store.sectors.get(nord.id)) is not None  # kept for history
+
+
+async def test_outbox_dedupe_claim_and_requeue(store: Store) -> None:
+    message = Message(chat_id=5, method="sendMessage", payload={"text": "x"}, purpose="t",
+                      dedupe_key="k1")
+    first = await store.outbox.enqueue([message])
+    again = await store.outbox.enqueue([message])
+    assert len(first) == 1 and again == []
+    (row,) = await store.outbox.due(now=1e12, limit=10)
+    assert await store.outbox.claim(row.id) is True
+    assert await store.outbox.claim(row.id) is False  # nobody claims it twice
+    assert await store.outbox.due(now=1e12, limit=10) == []
+    assert await store.outbox.requeue_interrupted() == 1
+    (again_row,) = await store.outbox.due(now=1e12, limit=10)
+    assert again_row.attempts == 1 and again_row.last_error == "interrupted"
+
+
+async def test_chat_migration_moves_sector_and_queued_rows(store: Store) -> None:
+    await store.sectors.sync(["Nord"])
+    nord = await store.sectors.by_name("Nord")
+    assert nord is not None
+    await store.sectors.link(nord.id, -111, "https://t.me/+abc")
+    ids = await store.outbox.enqueue([
+        Message(chat_id=-111, method="sendMessage", payload={"text": "a"}, purpose="t"),
+        Message(chat_id=-111, method="sendMessage", payload={"text": "b"}, purpose="t"),
+    ])
+    await store.outbox.delivered(ids[0], 10)
+    await store.migrate_chat(-111, -100111)
+    assert (await store.sectors.by_chat(-100111)) is not None
+    rows = [await store.outbox.get(i) for i in ids]
+    assert [r.chat_id for r in rows if r] == [-111, -100111]  # delivered history untouched
+
+
+async def test_online_backup_is_a_readable_copy(store: Store, tmp_path: Path) -> None:
+    await store.people.ensure(7, "en")
+    await store.db.backup(tmp_path / "copy.db")
+    copy = Store(tmp_path / "copy.db")
+    await copy.open()
+    person = await copy.people.get(7)
+    await copy.close()
+    assert person is not None and person.language == "en"
