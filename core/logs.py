@@ -92,7 +92,8 @@ def configure(
         root.addHandler(handler)
     root.setLevel(level)
     # httpx and httpcore log every request URL (token included) at INFO/DEBUG.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # aiosqlite logs every statement with its parameters (texts people wrote) at DEBUG.
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # PTB's DEBUG lines dump whole updates and API calls: names and report texts.
     telegram_level = max(logging.getLevelName(level), logging.INFO)

@@ -130,10 +130,12 @@ class OutboxWorker:
                 waiting.add(row.chat_id)
                 idle = min(idle, ready - now)
                 continue
-            await self._wait_for_room(loop)
+            # Claim first, then wait for the slot: the claim's own time is absorbed in the
+            # wait, and the slot is booked when the request actually leaves.
             if not await self.store.outbox.claim(row.id):
                 continue
-            self.pacer.record(row.chat_id, loop.time())
+            slot = await self._wait_for_room(loop)
+            self.pacer.record(row.chat_id, loop.time(), slot)
             self._busy.add(row.chat_id)
             task = asyncio.create_task(self._deliver(row))
             self._in_flight.add(task)
@@ -142,12 +144,15 @@ class OutboxWorker:
         self.pacer.forget_idle(loop.time())
         return 0.0 if sent else idle
 
-    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop) -> float:
+        """Wait for a free connection and the next global slot; return the slot."""
         while len(self._in_flight) >= MAX_IN_FLIGHT:
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-        delay = self.pacer.global_ready_at(loop.time()) - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        now = loop.time()
+        slot = max(self.pacer.global_ready_at(now), now)
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        return slot
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:

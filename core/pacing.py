@@ -39,6 +39,10 @@ def is_private(chat_id: int) -> bool:
 class Pacer:
     def __init__(self, settings: OutboxSettings) -> None:
         stretch = (1.0 + settings.safety_margin) / settings.time_scale
+        # A send that leaves a little late (event loop, database) keeps its booked slot, so
+        # lateness does not stretch every interval; beyond this tolerance the schedule
+        # shifts, so a late request can never bunch up with the next ones at Telegram.
+        self.tolerance = settings.safety_margin / 2 / settings.time_scale
         # Whole seconds of budget are spread evenly: bursts at the edge of a window are what
         # network jitter turns into 429s.
         self._global = SlidingWindow(1, stretch / settings.messages_per_second)
@@ -65,8 +69,10 @@ class Pacer:
     def global_ready_at(self, now: float) -> float:
         return self._global.next_slot(now)
 
-    def record(self, chat_id: int, at: float) -> None:
-        self._global.record(at)
+    def record(self, chat_id: int, at: float, slot: float | None = None) -> None:
+        """A send left at `at`; `slot` is the global slot it was scheduled for."""
+        booked = at if slot is None else max(slot, at - self.tolerance)
+        self._global.record(booked)
         self._chat(chat_id).record(at)
 
     def pause(self, chat_id: int, until: float) -> None:

@@ -108,7 +108,7 @@ class OutboxSettings(Section):
     group_messages_per_minute: int = Field(20, gt=0)
     private_messages_per_second: float = Field(1.0, gt=0)
     # Keeps a little distance from each limit so network jitter never tips a send over it.
-    safety_margin: float = Field(0.04, ge=0, le=0.5)
+    safety_margin: float = Field(0.02, ge=0, le=0.5)
     max_attempts: int = Field(10, ge=1)
     base_backoff_seconds: float = Field(2.0, gt=0)
     max_backoff_seconds: float = Field(900.0, gt=0)

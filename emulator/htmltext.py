@@ -86,9 +86,7 @@ def parse_html(source: str) -> ParsedText:
             tag, i = _open_tag(source, i, len(visible))
             stack.append(tag)
     if stack:
-        raise EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"'
-        )
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
     text = "".join(visible)
     return ParsedText(text, _to_utf16_entities(text, entities))
 

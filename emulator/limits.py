@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-# Absorbs float rounding in refills, so a client pacing itself exactly never falls short.
-_TOKEN_EPSILON = 1e-9
+# Absorbs float rounding (t - W computed in floats, fractional refills), so a client pacing
+# itself exactly at a limit is never refused by a rounding error.
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,14 @@ class Limits:
 
     * Global: a send at time t is accepted only if fewer than `global_max` (30) sends were
       accepted in the half-open window (t - W, t] with W = `global_window` / s (1.0 s).
-      Consequently sends spaced exactly W / global_max apart are always accepted.
+      Consequently sends spaced exactly W / global_max apart are always accepted; a send
+      exactly W after an accepted one no longer counts it (with a 1e-9 s float tolerance).
     * Per group or supergroup: the same rule per chat, with `group_max` (20) and
       W = `group_window` / s (60 s).
     * Per private chat: a token bucket per chat holding at most `private_burst` (4) tokens,
       full at first, refilled continuously at one token per `private_interval` / s seconds
-      (1 s). A send takes one whole token. So bursts of 4, then one send per second.
+      (1 s). A send takes one whole token (1e-9 tolerance). So a burst of 4, then one
+      send per second.
     * A send must pass the global limit and its chat's limit. If any refuses, nothing is
       recorded anywhere and the answer is 429 with parameters.retry_after = the number of
       seconds until every refusing limit would accept, rounded up, at least 1 (also when
@@ -66,7 +69,7 @@ class SlidingWindow:
         self._events: deque[float] = deque()
 
     def wait_time(self, now: float) -> float:
-        while self._events and self._events[0] <= now - self._length:
+        while self._events and self._events[0] <= now - self._length + _EPSILON:
             self._events.popleft()
         if len(self._events) < self._capacity:
             return 0.0
@@ -86,7 +89,7 @@ class TokenBucket:
     def wait_time(self, now: float) -> float:
         self._refill(now)
         missing = 1.0 - self._tokens
-        return 0.0 if missing <= _TOKEN_EPSILON else missing * self._interval
+        return 0.0 if missing <= _EPSILON else missing * self._interval
 
     def record(self, now: float) -> None:
         self._refill(now)

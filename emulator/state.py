@@ -58,6 +58,7 @@ PERMISSIONS = (
     "can_pin_messages",
     "can_manage_topics",
     "can_edit_tag",
+    "can_react_to_messages",
 )
 UPDATE_TYPES = (
     "message",
@@ -231,9 +232,15 @@ class Poll:
     is_anonymous: bool
     type: str
     allows_multiple_answers: bool
-    correct_option_id: int | None = None
+    allows_revoting: bool = True
+    correct_option_ids: list[int] = field(default_factory=list)
     is_closed: bool = False
     votes: dict[int, list[int]] = field(default_factory=dict)
+
+    @staticmethod
+    def persistent_id(option: int) -> str:
+        """Bot API 9.6 names options by stable ids; an option's index serves here."""
+        return str(option)
 
     def to_api(self) -> JSON:
         counts = [0] * len(self.options)
@@ -244,17 +251,19 @@ class Poll:
             "id": self.id,
             "question": self.question,
             "options": [
-                {"text": text, "voter_count": count}
-                for text, count in zip(self.options, counts, strict=True)
+                {"persistent_id": self.persistent_id(index), "text": text, "voter_count": count}
+                for index, (text, count) in enumerate(zip(self.options, counts, strict=True))
             ],
             "total_voter_count": sum(1 for chosen in self.votes.values() if chosen),
             "is_closed": self.is_closed,
             "is_anonymous": self.is_anonymous,
             "type": self.type,
             "allows_multiple_answers": self.allows_multiple_answers,
+            "allows_revoting": self.allows_revoting,
+            "members_only": False,
         }
-        if self.correct_option_id is not None:
-            data["correct_option_id"] = self.correct_option_id
+        if self.correct_option_ids:
+            data["correct_option_ids"] = list(self.correct_option_ids)
         return data
 
 
@@ -390,7 +399,8 @@ class State:
 
     def private_chat(self, user_id: int) -> Chat:
         if user_id not in self.chats:
-            self.chats[user_id] = Chat(id=user_id, type="private")
+            both = {user_id: Member("member"), self.bot.id: Member("member")}
+            self.chats[user_id] = Chat(id=user_id, type="private", members=both)
         return self.chats[user_id]
 
     def store_file(self, content: bytes, size: int, folder: str, extension: str) -> StoredFile:

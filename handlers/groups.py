@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackContext,
+    CallbackQueryHandler,
     ChatJoinRequestHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -25,6 +26,7 @@ from core.enrolment import Verdict
 from core.permissions import Action
 from core.services import services
 from core.turn import Turn, guarded, resolve_actor
+from storage import JoinRequest
 
 log = logs.get("handlers.groups")
 
@@ -125,6 +127,23 @@ async def join_request(update: Update, context: CallbackContext) -> None:  # typ
                                        i18n.t(language, "enrolment.request_under_review"))
 
 
+async def load_join_request(turn: Turn) -> JoinRequest | None:
+    return await turn.svc.store.join_requests.get(int(turn.data[2]))
+
+
+@guarded(Action.DECIDE_JOIN, subject=load_join_request)
+async def decide_join(turn: Turn) -> None:
+    """A referent (or an official) pressed Approve or Decline on a join card."""
+    request: JoinRequest = turn.subject
+    approve = turn.data[1] == "ok"
+    if not await enrolment.settle_join(turn.svc, turn.context.bot, request, approve,
+                                       turn.actor.user_id):
+        await turn.answer("enrolment.already_decided", alert=True)
+        return
+    await turn.answer()
+    await turn.reply("enrolment.decided_approved" if approve else "enrolment.decided_declined")
+
+
 async def member_changed(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]
     """Someone entered a sector group without qualifying (added by a member): mute them."""
     change = update.chat_member
@@ -182,6 +201,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler(command(Action.LINK_SECTOR).names, link_sector))
     app.add_handler(CommandHandler(command(Action.UNLINK_SECTOR).names, unlink_sector))
     app.add_handler(ChatJoinRequestHandler(join_request))
+    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:(ok|no):\d{1,9}$"))
     app.add_handler(ChatMemberHandler(member_changed, ChatMemberHandler.CHAT_MEMBER))
     app.add_handler(ChatMemberHandler(bot_status_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))

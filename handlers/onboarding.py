@@ -176,7 +176,7 @@ async def finish(turn: Turn) -> int:
     return ConversationHandler.END
 
 
-@guarded(Action.CHOOSE_SECTOR)
+@guarded(Action.START)
 async def expect_choice(turn: Turn) -> None:
     await turn.reply("enrolment.use_buttons")
 
@@ -217,5 +217,6 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         fallbacks=[cancel_handler,
                    MessageHandler(private & ~filters.COMMAND, expect_choice)],
         name="onboarding",
+        allow_reentry=True,
         conversation_timeout=3600,
     ))

@@ -62,8 +62,8 @@ async def motivation(turn: Turn) -> int | None:
     cards = []
     for official in dict.fromkeys([*svc.settings.roles.officials, *svc.settings.roles.admins]):
         language = await enrolment.language_of(svc, official)
-        card = i18n.t(language, "referents.card", sector=escape(sector.name), motivation=escape(text),
-                      person=enrolment.mention(user_id, language))
+        card = i18n.t(language, "referents.card", sector=escape(sector.name),
+                      motivation=escape(text), person=enrolment.mention(user_id, language))
         buttons = [[(i18n.t(language, "enrolment.approve"), f"refapp:ok:{application_id}"),
                     (i18n.t(language, "enrolment.decline"), f"refapp:no:{application_id}")]]
         cards.append(enrolment.html_message(official, card, "referent_card",

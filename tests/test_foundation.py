@@ -31,12 +31,14 @@ async def test_start_welcomes_then_charter_is_accepted_and_recorded(
 
     alice.press(fr("charter.accept"))
     await alice.wait_for(text=fr("charter.accepted"))
+    sectors = await alice.wait_for(text=fr("enrolment.choose_sector"))
+    assert sectors.buttons == ["Centre-bourg", "La Vallée", "Les Hauts"]
     store = services_of(vigie).store
     assert await store.charter.latest_version(alice.id) == 1
     assert [e["action"] for e in await store.audit.entries()] == ["charter.accepted"]
 
-    alice.send_command("/start")
-    await alice.wait_for(text=fr("start.already_accepted"))
+    alice.send_command("/start")  # accepted once: straight to the sector question
+    await alice.wait_for(text=fr("enrolment.choose_sector"))
 
 
 async def test_refusing_the_charter_leaves_a_way_back(
@@ -120,7 +122,7 @@ async def test_outbox_honours_429_and_delivers_once(
     await alice.wait_for(text="Avis de la mairie", timeout=10)
     row = await svc.store.outbox.get(row_id)
     assert row is not None and row.status == "delivered" and row.message_id is not None
-    assert emu.stats["responses_429"] >= 1
+    assert emu.stats.responses_429 >= 1
     assert [m.text for m in alice.inbox()].count("Avis de la mairie") == 1
 
 
@@ -178,7 +180,7 @@ async def test_restart_redrives_the_outbox_without_doubles(
         await services_of(app).outbox.send(
             *(text_message(alice.id, f"avis {n}", key=f"avis-{n}") for n in range(3))
         )
-        await emu.wait_until(lambda: emu.stats["errors"].get(502, 0) >= 1, timeout=5)
+        await emu.wait_until(lambda: emu.stats.errors[502] >= 1, timeout=5)
     emu.faults.clear()
     async with running(build_application(settings)) as app:
         for n in range(3):
@@ -196,7 +198,7 @@ async def test_logs_carry_update_ids_and_never_a_token_a_name_or_a_text(
     alice.send_command("/start")
     await alice.wait_for(text="Acceptez-vous")
     alice.send_text("secret observation rue des Lilas")
-    await alice.wait_for(text=fr("fallback.text"))
+    await alice.wait_for(text=fr("enrolment.use_buttons"))  # the charter question is open
     lines = [json.loads(line) for line in LOG_FILE.read_text(encoding="utf-8").splitlines()
              if line.startswith("{")]
     assert any("update_id" in line and line.get("handler") == "start" for line in lines)

@@ -114,9 +114,7 @@ def send_location(state: State, params: Params) -> JSON:
     markup = reply_markup(params)
     reply_to = reply_target(chat, params)
     content = {"location": _location(params)}
-    message = publish(
-        state, chat, params, "location", content, markup=markup, reply_to=reply_to
-    )
+    message = publish(state, chat, params, "location", content, markup=markup, reply_to=reply_to)
     return state.message_json(message)
 
 
@@ -145,11 +143,9 @@ def send_poll(state: State, params: Params) -> JSON:
     if len(question) > MAX_POLL_QUESTION:
         raise bad_request("poll question length must not exceed 300")
     poll_type = params.text("type") or "regular"
-    correct_option_id = params.integer("correct_option_id")
     if poll_type not in ("regular", "quiz"):
         raise bad_request("poll type is invalid")
-    if poll_type == "quiz" and (correct_option_id is None or correct_option_id >= len(options)):
-        raise bad_request("wrong correct option ID")
+    correct = _correct_options(params, len(options)) if poll_type == "quiz" else []
     markup = reply_markup(params)
     reply_to = reply_target(chat, params)
     poll_id = _new_poll_id(state)
@@ -166,7 +162,8 @@ def send_poll(state: State, params: Params) -> JSON:
         is_anonymous=params.boolean("is_anonymous", default=True),
         type=poll_type,
         allows_multiple_answers=params.boolean("allows_multiple_answers"),
-        correct_option_id=correct_option_id if poll_type == "quiz" else None,
+        allows_revoting=params.boolean("allows_revoting", default=poll_type == "regular"),
+        correct_option_ids=correct,
         is_closed=params.boolean("is_closed"),
     )
     return state.message_json(message)
@@ -294,6 +291,18 @@ def _poll_options(params: Params) -> list[str]:
     return options
 
 
+def _correct_options(params: Params, option_count: int) -> list[int]:
+    """A quiz's right answers: correct_option_ids, or the older single correct_option_id."""
+    chosen = params.structured("correct_option_ids")
+    if chosen is None and params.raw("correct_option_id") is not None:
+        chosen = [params.integer("correct_option_id")]
+    if not isinstance(chosen, list) or not chosen:
+        raise bad_request("wrong correct option ID")
+    if any(not isinstance(o, int) or not 0 <= o < option_count for o in chosen):
+        raise bad_request("wrong correct option ID")
+    return sorted(set(chosen))
+
+
 def _source_message(state: State, params: Params, missing: str) -> Message:
     source_chat = known_chat(state, params, "from_chat_id")
     message = source_chat.messages.get(params.required_integer("message_id"))
@@ -322,5 +331,6 @@ def _copy_poll(state: State, source: Message, copied: Message) -> None:
         is_anonymous=original.is_anonymous,
         type=original.type,
         allows_multiple_answers=original.allows_multiple_answers,
-        correct_option_id=original.correct_option_id,
+        allows_revoting=original.allows_revoting,
+        correct_option_ids=list(original.correct_option_ids),
     )

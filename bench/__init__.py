@@ -1,0 +1,1 @@
+"""Benchmarks: `python3 dev.py bench [name ...]` runs them and prints their figures."""

@@ -1,0 +1,25 @@
+"""Run the benchmarks named on the command line (all of them by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bench import outbox_fanout
+
+BENCHMARKS = {"outbox_fanout": outbox_fanout.main}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    for name in names:
+        asyncio.run(BENCHMARKS[name]())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

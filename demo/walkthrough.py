@@ -1,0 +1,179 @@
+"""`python bot.py --demo`: the real bot, a demo commune in the local emulator, a script.
+
+Everything runs on this machine: the Telegram emulator, the bot polling it over HTTP, and
+a scripted cast pressing real buttons. After each step the narrator prints, chat by chat,
+what each person saw. No Telegram account, no token, no network.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from bot import build_application
+from core import i18n, logs
+from core.lifecycle import running
+from core.settings import Settings
+from emulator import Group, Limits, Person, SentMessage, TelegramEmulator
+
+DEMO_TOKEN = "999999:DEMO-token-for-the-local-emulator-only"
+SECTORS = ("Centre-bourg", "Les Hauts", "La Vallée")
+# The emulator keeps Telegram's limits, in faster time so the demo takes seconds.
+SCALE = 20.0
+
+
+def fr(key: str, **values: object) -> str:
+    return i18n.t("fr", key, **values)
+
+
+class Narrator:
+    """Prints what each chat received since the last step, labelled by who sees it."""
+
+    def __init__(self, emu: TelegramEmulator) -> None:
+        self.emu = emu
+        self.labels: dict[int, str] = {}
+        self.seen: dict[int, int] = {}
+
+    def follow(self, chat_id: int, label: str) -> None:
+        self.labels[chat_id] = label
+        self.seen[chat_id] = 0
+
+    def step(self, title: str) -> None:
+        print(f"\n=== {title} ===")
+
+    def show(self) -> None:
+        for chat_id, label in self.labels.items():
+            messages = self.emu.sent(chat_id)
+            fresh = messages[self.seen[chat_id]:]
+            self.seen[chat_id] = len(messages)
+            for message in fresh:
+                print(f"  [{label}] {render(message)}")
+
+
+def render(message: SentMessage) -> str:
+    body = (message.text or message.caption or f"<{message.kind}>").strip()
+    if len(body) > 300:
+        body = body[:297] + "..."
+    body = body.replace("\n", "\n      ")
+    buttons = "  " + " ".join(f"[{b}]" for b in message.buttons) if message.buttons else ""
+    return f"{body}{buttons}"
+
+
+def demo_settings(emu: TelegramEmulator, folder: Path, official: Person, liaison: Group
+                  ) -> Settings:
+    return Settings(
+        telegram={"token": emu.token, "api_base_url": emu.base_url,
+                  "file_base_url": emu.base_file_url},
+        storage={"database": folder / "demo.db"},
+        commune={"name": "Saint-Exemple"},
+        sectors=[{"name": name} for name in SECTORS],
+        roles={"officials": [official.id], "liaison_chat_id": liaison.id},
+        outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05},
+        logging={"level": "WARNING"},
+    )
+
+
+async def enrol(person: Person, sector: str, street: str | None) -> None:
+    person.send_command("/start")
+    await person.wait_for(text="Acceptez-vous cette charte")
+    person.press(fr("charter.accept"))
+    await person.wait_for(text=fr("enrolment.choose_sector")[:20])
+    person.press(sector)
+    await person.wait_for(text="rue")
+    if street:
+        person.send_text(street)
+    else:
+        person.press(fr("enrolment.skip_street"))
+    await person.wait_for(text="lien")
+
+
+async def run_demo() -> int:
+    logs.configure("WARNING", "console")
+    with tempfile.TemporaryDirectory() as tmp, TelegramEmulator(
+        token=DEMO_TOKEN, bot_username="vigie_demo_bot", limits=Limits(scale=SCALE)
+    ) as emu:
+        odile = emu.create_user("Odile", username="odile_maire", language_code="fr")
+        gaston = emu.create_user("Gaston", username="adj_gaston", language_code="fr")
+        roland = emu.create_user("Roland", language_code="fr")
+        alice = emu.create_user("Alice", language_code="fr")
+        bob = emu.create_user("Bob", language_code="fr")
+        liaison = emu.create_group("Gendarmerie — liaison", creator=gaston, members=[odile],
+                                   supergroup=True)
+        liaison.add_bot(by=gaston, admin=False)
+        groups = {name: emu.create_group(f"Voisins — {name}", creator=odile, supergroup=True)
+                  for name in SECTORS}
+        for group in groups.values():
+            group.add_bot(by=odile)
+
+        narrator = Narrator(emu)
+        for person, label in ((odile, "Odile, élue"), (roland, "Roland"), (alice, "Alice"),
+                              (bob, "Bob")):
+            narrator.follow(person.id, label)
+        for name, group in groups.items():
+            narrator.follow(group.id, f"groupe {name}")
+
+        settings = demo_settings(emu, Path(tmp), odile, liaison)
+        async with running(build_application(settings)):
+            await play(emu, narrator, odile, roland, alice, bob, groups)
+    print("\nFin de la démonstration : tout s'est passé sur cette machine, sans compte Telegram.")
+    return 0
+
+
+async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland: Person,
+               alice: Person, bob: Person, groups: dict[str, Group]) -> None:
+    centre, hauts = groups["Centre-bourg"], groups["Les Hauts"]
+
+    narrator.step("1. L'élue relie chaque groupe Telegram à son secteur")
+    for name, group in groups.items():
+        odile.send_command("/lier_secteur", args=name, chat=group)
+        await group.wait_for(text=name)
+    narrator.show()
+
+    narrator.step("2. Roland s'inscrit : charte, secteur, lien d'invitation")
+    await enrol(roland, "Centre-bourg", None)
+    roland.request_join(invite_link(emu, centre))
+    await odile.wait_for(text="Demande pour rejoindre")
+    narrator.show()
+
+    narrator.step("3. Pas encore de référent : l'élue accepte la demande de Roland")
+    odile.press(fr("enrolment.approve"))
+    await roland.wait_for(text="Bienvenue")
+    narrator.show()
+
+    narrator.step("4. Roland propose de devenir référent ; l'élue accepte")
+    roland.send_command("/devenir_referent")
+    await roland.wait_for(text="motivation")
+    roland.send_text("Retraité, je connais bien le quartier et je suis disponible.")
+    await odile.wait_for(text="Candidature de référent")
+    odile.press(fr("enrolment.approve"))
+    await centre.wait_for(text="nouveau référent")
+    narrator.show()
+
+    narrator.step("5. Alice s'inscrit au Centre-bourg ; c'est Roland, référent, qui l'accepte")
+    await enrol(alice, "Centre-bourg", "Rue des Lilas")
+    alice.request_join(invite_link(emu, centre))
+    await roland.wait_for(text="Rue des Lilas")
+    roland.press(fr("enrolment.approve"))
+    await alice.wait_for(text="Bienvenue")
+    narrator.show()
+
+    narrator.step("6. Bob a trouvé le lien des Hauts avant de parler au bot")
+    bob.request_join(invite_link(emu, hauts))
+    await bob.wait_for(text="Acceptez-vous cette charte")
+    bob.press(fr("charter.accept"))
+    await odile.wait_for(text="Les Hauts")
+    odile.press(fr("enrolment.approve"))
+    await bob.wait_for(text="Bienvenue")
+    narrator.show()
+
+    narrator.step("7. Une commande réservée aux élus, essayée par un habitant")
+    alice.send_command("/lier_secteur", args="La Vallée", chat=centre)
+    await centre.wait_for(text=fr("denied.officials_only"))
+    alice.send_command("/aide")
+    await alice.wait_for(text=fr("help.title"))
+    narrator.show()
+
+
+def invite_link(emu: TelegramEmulator, group: Group) -> str:
+    links = [link for link in group.invite_links() if link.get("creates_join_request")]
+    return str(links[-1]["invite_link"])

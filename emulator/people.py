@@ -1,0 +1,581 @@
+"""The people of the emulated world: what tests make them do, and what they received.
+
+Every action is a plain synchronous method: it changes the state and queues the updates the
+bot will get, then returns at once with the Bot API dict it produced (the message, the
+callback query, the join request...). Actions Telegram would not let a person do raise
+PermissionError (LookupError when the thing acted upon does not exist), so a mistaken test
+fails loudly instead of silently producing nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import mimetypes
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from emulator.methods.messages import photo_size
+from emulator.state import (
+    ADMIN_RIGHTS,
+    DEFAULT_BOT_RIGHTS,
+    JOIN_REQUEST_CONTACT_SECONDS,
+    JSON,
+    CallbackQuery,
+    Chat,
+    JoinRequest,
+    Member,
+    Message,
+    State,
+    User,
+    now_timestamp,
+)
+from emulator.views import SentMessage, sent_messages, wait_for_message
+
+# A few bytes stand for a person's media; the announced size is what the limits look at.
+_FAKE_JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60 + b"\xff\xd9"
+_FAKE_FILE = b"%PDF-1.4 emulated\n"
+_STICKER = {"width": 512, "height": 512, "is_animated": False, "is_video": False}
+
+Predicate = Callable[[SentMessage], bool]
+Since = int | SentMessage | Mapping[str, Any] | None
+
+
+class Person:
+    """A Telegram user driven by the test. `chat` arguments default to the bot's private chat."""
+
+    def __init__(self, state: State, user_id: int):
+        self._state = state
+        self.id = user_id
+
+    def __repr__(self) -> str:
+        return f"Person({self.first_name!r}, id={self.id})"
+
+    @property
+    def _user(self) -> User:
+        return self._state.users[self.id]
+
+    @property
+    def first_name(self) -> str:
+        return self._user.first_name
+
+    @property
+    def last_name(self) -> str | None:
+        return self._user.last_name
+
+    @property
+    def username(self) -> str | None:
+        return self._user.username
+
+    @property
+    def language_code(self) -> str | None:
+        return self._user.language_code
+
+    def to_api(self) -> JSON:
+        """The person as a Bot API User object."""
+        return self._user.to_api()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def send_text(self, text: str, chat: Group | int | None = None, reply_to: Since = None) -> JSON:
+        return self._say(chat, "text", _text_content(text), reply_to)
+
+    def send_command(
+        self,
+        command: str,
+        args: str | None = None,
+        chat: Group | int | None = None,
+        reply_to: Since = None,
+        plain: bool = False,
+    ) -> JSON:
+        """Send "/command args"; in groups addressed as /command@bot unless `plain`."""
+        name = command if command.startswith("/") else f"/{command}"
+        with self._state.lock:
+            in_group = self._target(chat).is_group
+        if in_group and not plain and "@" not in name:
+            name = f"{name}@{self._state.bot.username}"
+        text = f"{name} {args}" if args else name
+        return self._say(chat, "text", _text_content(text), reply_to)
+
+    def send_location(
+        self, latitude: float, longitude: float, chat: Group | int | None = None
+    ) -> JSON:
+        location = {"latitude": latitude, "longitude": longitude}
+        return self._say(chat, "location", {"location": location}, None)
+
+    def send_photo(
+        self, chat: Group | int | None = None, caption: str | None = None, file_size: int = 50_000
+    ) -> JSON:
+        with self._state.lock:
+            stored = self._state.store_file(_FAKE_JPEG, file_size, "photos", "jpg")
+        content: JSON = {"photo": [photo_size(stored)]}
+        if caption:
+            content["caption"] = caption
+        return self._say(chat, "photo", content, None)
+
+    def send_document(
+        self,
+        chat: Group | int | None = None,
+        file_name: str = "x.pdf",
+        file_size: int = 100_000,
+        caption: str | None = None,
+    ) -> JSON:
+        extension = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
+        with self._state.lock:
+            stored = self._state.store_file(_FAKE_FILE, file_size, "documents", extension)
+        document = {
+            **stored.to_api(),
+            "file_name": file_name,
+            "mime_type": mimetypes.guess_type(file_name)[0] or "application/octet-stream",
+        }
+        content: JSON = {"document": document}
+        if caption:
+            content["caption"] = caption
+        return self._say(chat, "document", content, None)
+
+    def send_sticker(self, chat: Group | int | None = None, emoji: str = "👍") -> JSON:
+        with self._state.lock:
+            stored = self._state.store_file(_FAKE_FILE, 20_000, "stickers", "webp")
+        sticker = {**stored.to_api(), **_STICKER, "type": "regular", "emoji": emoji}
+        return self._say(chat, "sticker", {"sticker": sticker}, None)
+
+    def edit_text(self, message_id: int, text: str, chat: Group | int | None = None) -> JSON:
+        """Edit one of the person's own text messages: the bot gets an edited_message."""
+        state = self._state
+        with state.lock:
+            target = self._target(chat)
+            message = target.messages.get(message_id)
+            if message is None or message.deleted or message.sender_id != self.id:
+                raise LookupError(f"{self} has no message {message_id} in chat {target.id}")
+            if message.kind != "text":
+                raise PermissionError("only text messages can have their text edited")
+            message.content = _text_content(text)
+            message.edit_date = now_timestamp()
+            message.edits += 1
+            return state.deliver(message, "edited_message")
+
+    # --- buttons ----------------------------------------------------------------------------
+
+    def press(
+        self, label: str, chat: Group | int | None = None, message_id: int | None = None
+    ) -> JSON:
+        """Tap the inline button `label` on the newest bot message showing it (or `message_id`).
+
+        Raises LookupError if no such button exists, listing the buttons that do.
+        """
+        with self._state.lock:
+            target = self._target(chat)
+            candidates = self._pressable(target, message_id)
+            for message in candidates:
+                for button in _inline_buttons(message):
+                    if button.get("text") != label:
+                        continue
+                    if "callback_data" not in button:
+                        raise LookupError(f"button {label!r} has no callback_data")
+                    return self._callback(target, message, button["callback_data"])
+            shown = sorted({b.get("text", "") for m in candidates for b in _inline_buttons(m)})
+            raise LookupError(f"no inline button {label!r} in chat {target.id}; shown: {shown}")
+
+    def press_data(self, data: str, message_id: int, chat: Group | int | None = None) -> JSON:
+        """Send arbitrary (forged or stale) callback data from any existing message."""
+        with self._state.lock:
+            target = self._target(chat)
+            message = target.messages.get(message_id)
+            if message is None or message.deleted:
+                raise LookupError(f"no message {message_id} in chat {target.id}")
+            return self._callback(target, message, data)
+
+    # --- relationship with the bot ------------------------------------------------------------
+
+    def block_bot(self) -> None:
+        self._set_blocked(True)
+
+    def unblock_bot(self) -> None:
+        self._set_blocked(False)
+
+    # --- groups -----------------------------------------------------------------------------
+
+    def request_join(self, invite_link: str) -> JSON:
+        """Use an invite link: a join request if the link needs approval, else join directly.
+
+        Returns the chat_join_request payload, or the "joined" service message.
+        """
+        state = self._state
+        with state.lock:
+            link = state.find_invite_link(invite_link)
+            if link is None:
+                raise LookupError(f"unknown invite link {invite_link!r}")
+            if refusal := link.refusal():
+                raise PermissionError(refusal)
+            chat = state.chats[link.chat_id]
+            standing = chat.member(self.id)
+            if chat.migrated_to is not None:
+                raise PermissionError("the group was upgraded; the link no longer works")
+            if standing.present:
+                raise PermissionError(f"{self} is already a member of {chat.title!r}")
+            if standing.status == "kicked":
+                raise PermissionError(f"{self} is banned from {chat.title!r}")
+            if link.creates_join_request:
+                return self._ask_to_join(chat, link.url)
+            link.joined += 1
+            state.change_member(chat, self.id, Member("member"), self.id, invite_link=link)
+            return state.post_service(chat, self.id, {"new_chat_members": [self.to_api()]})
+
+    def leave(self, group: Group) -> JSON:
+        state = self._state
+        with state.lock:
+            chat = group.chat
+            if not chat.member(self.id).present:
+                raise PermissionError(f"{self} is not in {chat.title!r}")
+            if chat.member(self.id).status == "creator":
+                raise PermissionError("the emulator does not model the creator leaving")
+            state.change_member(chat, self.id, Member("left"), self.id)
+            return state.post_service(chat, self.id, {"left_chat_member": self.to_api()})
+
+    def vote(self, poll_message: SentMessage, option_ids: int | Iterable[int]) -> JSON:
+        """Vote in a poll the bot sent ([] retracts); returns the poll's new state.
+
+        The bot gets a poll update when counts change, and a poll_answer if not anonymous.
+        """
+        chosen = [option_ids] if isinstance(option_ids, int) else sorted(option_ids)
+        state = self._state
+        with state.lock:
+            chat = state.chats[poll_message.chat_id]
+            message = chat.messages.get(poll_message.message_id)
+            if message is None or message.poll_id is None or message.deleted:
+                raise LookupError(f"no poll in message {poll_message.message_id}")
+            poll = state.polls[message.poll_id]
+            if poll.is_closed:
+                raise PermissionError("the poll is closed")
+            if len(set(chosen)) != len(chosen) or not all(
+                0 <= option < len(poll.options) for option in chosen
+            ):
+                raise ValueError(f"invalid option ids {chosen} for {len(poll.options)} options")
+            if len(chosen) > 1 and not poll.allows_multiple_answers:
+                raise PermissionError("the poll allows a single answer")
+            previous = poll.votes.get(self.id, [])
+            if previous == chosen:
+                return poll.to_api()
+            if previous and not poll.allows_revoting:
+                raise PermissionError("the poll does not allow changing a vote")
+            if chosen:
+                poll.votes[self.id] = chosen
+            else:
+                poll.votes.pop(self.id, None)
+            state.updates.push("poll", poll.to_api())
+            if not poll.is_anonymous:
+                answer = {
+                    "poll_id": poll.id,
+                    "user": self.to_api(),
+                    "option_ids": chosen,
+                    "option_persistent_ids": [poll.persistent_id(o) for o in chosen],
+                }
+                state.updates.push("poll_answer", answer)
+            state.changed.notify_all()
+            return poll.to_api()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def inbox(self) -> list[SentMessage]:
+        """Everything the bot sent this person in private, oldest first."""
+        return sent_messages(self._state, self.id)
+
+    def last(self) -> SentMessage | None:
+        messages = self.inbox()
+        return messages[-1] if messages else None
+
+    async def wait_for(
+        self,
+        predicate: Predicate | None = None,
+        *,
+        text: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the test API's contract names it so
+        since: Since = None,
+    ) -> SentMessage:
+        """The first new bot message in the private chat matching `predicate` and `text`."""
+        return await wait_for_message(self._state, self.id, predicate, text, timeout, since)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _target(self, chat: Group | int | None) -> Chat:
+        if chat is None:
+            return self._state.private_chat(self.id)
+        chat_id = chat.id if isinstance(chat, Group) else chat
+        if chat_id not in self._state.chats:
+            raise LookupError(f"no chat {chat_id}")
+        return self._state.chats[chat_id]
+
+    def _say(self, chat: Group | int | None, kind: str, content: JSON, reply_to: Since) -> JSON:
+        state = self._state
+        with state.lock:
+            target = self._target(chat)
+            if target.type == "private":
+                self._open_private_chat()
+            elif target.migrated_to is not None:
+                raise PermissionError(f"chat {target.id} was upgraded to {target.migrated_to}")
+            elif not _can_send(target.member(self.id)):
+                raise PermissionError(f"{self} cannot send messages in {target.title!r}")
+            replied = _reply_id(target, reply_to)
+            message = state.post(target, self.id, kind, content, reply_to=replied)
+            return state.deliver(message)
+
+    def _open_private_chat(self) -> None:
+        """Writing to the bot starts the chat; a blocked bot is restarted, as the app does."""
+        user = self._user
+        if user.blocked:
+            self._set_blocked(False)
+        user.started = True
+
+    def _set_blocked(self, blocked: bool) -> None:
+        state = self._state
+        with state.lock:
+            user = self._user
+            if user.blocked == blocked:
+                return
+            user.blocked = blocked
+            if user.started:
+                standing = Member("kicked") if blocked else Member("member")
+                state.change_member(state.private_chat(self.id), state.bot.id, standing, self.id)
+
+    def _pressable(self, chat: Chat, message_id: int | None) -> list[Message]:
+        if message_id is not None:
+            message = chat.messages.get(message_id)
+            if message is None or message.deleted:
+                raise LookupError(f"no message {message_id} in chat {chat.id}")
+            return [message]
+        bot_messages = self._state.bot_messages(chat.id)
+        return [m for m in reversed(bot_messages) if not m.deleted]
+
+    def _callback(self, chat: Chat, message: Message, data: str) -> JSON:
+        state = self._state
+        query_id = str(6_000_000_000_000 + state.serial())
+        state.callback_queries[query_id] = CallbackQuery(query_id, time.monotonic())
+        payload = {
+            "id": query_id,
+            "from": self.to_api(),
+            "message": state.message_json(message),
+            # Stable per chat, like Telegram's, so bots can key game scores and the like on it.
+            "chat_instance": str(abs(chat.id) * 7919 % 10**18),
+            "data": data,
+        }
+        state.updates.push("callback_query", payload)
+        return copy.deepcopy(payload)
+
+    def _ask_to_join(self, chat: Chat, link_url: str) -> JSON:
+        state = self._state
+        if self.id in chat.join_requests:
+            raise PermissionError(f"{self} already asked to join {chat.title!r}")
+        request = JoinRequest(self.id, chat.id, now_timestamp(), link_url)
+        chat.join_requests[self.id] = request
+        self._user.contact_allowed_until = time.time() + JOIN_REQUEST_CONTACT_SECONDS
+        payload = {
+            "chat": state.chat_json(chat),
+            "from": self.to_api(),
+            "user_chat_id": self.id,
+            "date": request.date,
+            "invite_link": state.invite_link_json(chat.invite_links[link_url]),
+        }
+        if state.bot_has_right(chat, "can_invite_users"):
+            # Only administrators allowed to invite users are told about join requests.
+            state.updates.push("chat_join_request", payload)
+        state.changed.notify_all()
+        return payload
+
+
+class Group:
+    """A basic group or supergroup. `id` follows the group through an upgrade."""
+
+    def __init__(self, state: State, chat_id: int):
+        self._state = state
+        self._chat_id = chat_id
+
+    def __repr__(self) -> str:
+        return f"Group({self.title!r}, id={self.id})"
+
+    @property
+    def id(self) -> int:
+        return self._chat_id
+
+    @property
+    def chat(self) -> Chat:
+        return self._state.chats[self._chat_id]
+
+    @property
+    def title(self) -> str:
+        return self.chat.title or ""
+
+    @property
+    def type(self) -> str:
+        return self.chat.type
+
+    # --- the bot's membership ---------------------------------------------------------------
+
+    def add_bot(
+        self, by: Person, admin: bool = True, rights: Mapping[str, bool] | None = None
+    ) -> None:
+        """`by` adds the bot, as an administrator with `rights` (default: the usual six)."""
+        state = self._state
+        with state.lock:
+            self._require_admin(by)
+            if self.chat.member(state.bot.id).present:
+                raise PermissionError("the bot is already in the group")
+            if admin:
+                granted = (
+                    dict(rights) if rights is not None else dict.fromkeys(DEFAULT_BOT_RIGHTS, True)
+                )
+                standing = Member("administrator", rights=_checked_rights(granted))
+            else:
+                standing = Member("member")
+            state.change_member(self.chat, state.bot.id, standing, by.id)
+            state.post_service(self.chat, by.id, {"new_chat_members": [state.bot.to_api()]})
+
+    def set_bot_rights(self, by: Person, **rights: bool) -> None:
+        """Make the bot an administrator, changing only the rights given."""
+        state = self._state
+        with state.lock:
+            self._require_admin(by)
+            current = self.chat.member(state.bot.id)
+            if not current.present:
+                raise PermissionError("the bot is not in the group")
+            merged = dict(current.rights) if current.status == "administrator" else {}
+            merged.update(_checked_rights(rights))
+            standing = Member("administrator", rights=merged)
+            state.change_member(self.chat, state.bot.id, standing, by.id)
+
+    def demote_bot(self, by: Person) -> None:
+        self._set_bot_standing(by, Member("member"))
+
+    def remove_bot(self, by: Person) -> None:
+        self._set_bot_standing(by, Member("kicked"))
+
+    # --- people -----------------------------------------------------------------------------
+
+    def add_member(self, person: Person, by: Person | None = None) -> JSON:
+        """`by` adds `person` (or they join by themselves): service message + chat_member."""
+        state = self._state
+        actor = by or person
+        with state.lock:
+            chat = self.chat
+            if by is not None and not chat.member(by.id).present:
+                raise PermissionError(f"{by} is not in {chat.title!r}")
+            standing = chat.member(person.id)
+            if standing.present:
+                raise PermissionError(f"{person} is already in {chat.title!r}")
+            if standing.status == "kicked" and by is None:
+                raise PermissionError(f"{person} is banned from {chat.title!r}")
+            state.change_member(chat, person.id, Member("member"), actor.id)
+            return state.post_service(chat, actor.id, {"new_chat_members": [person.to_api()]})
+
+    def member_status(self, person: Person) -> str:
+        with self._state.lock:
+            return self.chat.member(person.id).status
+
+    def can_send(self, person: Person) -> bool:
+        with self._state.lock:
+            return self.chat.migrated_to is None and _can_send(self.chat.member(person.id))
+
+    def upgrade_to_supergroup(self) -> int:
+        """Turn the basic group into a supergroup with a new id, as Telegram does."""
+        state = self._state
+        with state.lock:
+            old = self.chat
+            if old.type != "group":
+                raise PermissionError("only basic groups can be upgraded")
+            new = state.add_group(old.title or "", supergroup=True)
+            new.members = {uid: copy.copy(member) for uid, member in old.members.items()}
+            creator = next(uid for uid, m in old.members.items() if m.status == "creator")
+            state.post_service(old, creator, {"migrate_to_chat_id": new.id})
+            old.migrated_to = new.id
+            state.post_service(new, creator, {"migrate_from_chat_id": old.id})
+            self._chat_id = new.id
+            return new.id
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def pending_requests(self) -> list[JSON]:
+        with self._state.lock:
+            return [
+                {
+                    "user_id": r.user_id,
+                    "chat_id": r.chat_id,
+                    "date": r.date,
+                    "invite_link": r.invite_link,
+                }
+                for r in self.chat.join_requests.values()
+            ]
+
+    def invite_links(self) -> list[JSON]:
+        with self._state.lock:
+            state = self._state
+            return [state.invite_link_json(link) for link in self.chat.invite_links.values()]
+
+    def sent(self) -> list[SentMessage]:
+        return sent_messages(self._state, self.id)
+
+    def last(self) -> SentMessage | None:
+        messages = self.sent()
+        return messages[-1] if messages else None
+
+    async def wait_for(
+        self,
+        predicate: Predicate | None = None,
+        *,
+        text: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the test API's contract names it so
+        since: Since = None,
+    ) -> SentMessage:
+        return await wait_for_message(self._state, self.id, predicate, text, timeout, since)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _require_admin(self, person: Person) -> None:
+        if self.chat.member(person.id).status not in ("creator", "administrator"):
+            raise PermissionError(f"{person} is not an administrator of {self.title!r}")
+
+    def _set_bot_standing(self, by: Person, standing: Member) -> None:
+        state = self._state
+        with state.lock:
+            self._require_admin(by)
+            if not self.chat.member(state.bot.id).present:
+                raise PermissionError("the bot is not in the group")
+            state.change_member(self.chat, state.bot.id, standing, by.id)
+
+
+def _can_send(standing: Member) -> bool:
+    if standing.status == "restricted":
+        return standing.is_member and standing.rights.get("can_send_messages", False)
+    return standing.present
+
+
+def _checked_rights(rights: Mapping[str, bool]) -> dict[str, bool]:
+    unknown = set(rights) - set(ADMIN_RIGHTS)
+    if unknown:
+        raise ValueError(f"unknown administrator rights: {sorted(unknown)}")
+    return dict(rights)
+
+
+def _text_content(text: str) -> JSON:
+    content: JSON = {"text": text}
+    if text.startswith("/"):
+        command = text.split(maxsplit=1)[0]
+        content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return content
+
+
+def _inline_buttons(message: Message) -> list[JSON]:
+    rows = (message.content.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [button for row in rows for button in row]
+
+
+def _reply_id(chat: Chat, reply_to: Since) -> int | None:
+    if reply_to is None:
+        return None
+    if isinstance(reply_to, int):
+        message_id = reply_to
+    elif isinstance(reply_to, SentMessage):
+        message_id = reply_to.message_id
+    else:
+        message_id = int(reply_to["message_id"])
+    if message_id not in chat.messages:
+        raise LookupError(f"no message {message_id} to reply to in chat {chat.id}")
+    return message_id

@@ -1,0 +1,228 @@
+"""What tests see of the bot's messages, and the async helpers that wait for them.
+
+Waiting is always `async` and polls: the bot usually runs in the test's own event loop, so a
+blocking wait would stop the very bot it is waiting for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from emulator.state import JSON, Message, State
+
+POLL_INTERVAL = 0.01
+_DUMP_LENGTH = 15
+T = TypeVar("T")
+
+
+@dataclass
+class SentMessage:
+    """A snapshot of one message the bot sent, as it stood (after edits) when it was read.
+
+    `text`/`caption` are what the person sees (HTML tags parsed away, &amp; decoded);
+    `raw_text` is the text or caption exactly as the bot sent it. `reply_markup` is the markup
+    as sent (inline or reply keyboard, removal, force reply); `buttons` flattens its labels.
+    `history` lists every visible text the message has shown, the current one last.
+    """
+
+    message_id: int
+    chat_id: int
+    kind: str
+    text: str | None
+    caption: str | None
+    raw_text: str | None
+    parse_mode: str | None
+    entities: list[JSON]
+    reply_markup: JSON | None
+    buttons: list[str]
+    protect_content: bool
+    disable_notification: bool
+    pinned: bool
+    deleted: bool
+    edits: int
+    reply_to_message_id: int | None
+    poll: JSON | None
+    location: JSON | None
+    venue: JSON | None
+    file: JSON | None
+    date: int
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def content(self) -> str:
+        """The visible text or caption, "" for messages that have neither."""
+        return self.text or self.caption or ""
+
+    def callback_data(self, label: str) -> str | None:
+        """The callback_data of the inline button labelled `label`, if there is one."""
+        for button in _inline_buttons(self.reply_markup):
+            if button.get("text") == label:
+                return button.get("callback_data")
+        return None
+
+
+def snapshot(state: State, message: Message) -> SentMessage:
+    content = message.content
+    return SentMessage(
+        message_id=message.message_id,
+        chat_id=message.chat_id,
+        kind=message.kind,
+        text=content.get("text"),
+        caption=content.get("caption"),
+        raw_text=message.raw,
+        parse_mode=message.parse_mode,
+        entities=copy.deepcopy(content.get("entities", content.get("caption_entities", []))),
+        reply_markup=copy.deepcopy(message.markup),
+        buttons=button_labels(message.markup),
+        protect_content=message.protect_content,
+        disable_notification=message.disable_notification,
+        pinned=message.pinned,
+        deleted=message.deleted,
+        edits=message.edits,
+        reply_to_message_id=message.reply_to,
+        poll=state.polls[message.poll_id].to_api() if message.poll_id else None,
+        location=copy.deepcopy(content.get("location")),
+        venue=copy.deepcopy(content.get("venue")),
+        file=_file_of(content),
+        date=message.date,
+        history=list(message.history),
+    )
+
+
+def sent_messages(state: State, chat_id: int) -> list[SentMessage]:
+    with state.lock:
+        return [snapshot(state, message) for message in state.bot_messages(chat_id)]
+
+
+def _bot_messages_after(state: State, chat_id: int, after: int) -> list[SentMessage]:
+    """Like sent_messages, but only past `after`: waits poll often, chats can be long."""
+    with state.lock:
+        chat = state.chats.get(chat_id)
+        if chat is None:
+            return []
+        newer = []
+        for message in reversed(chat.messages.values()):
+            if message.message_id <= after:
+                break
+            if message.sender_id == state.bot.id:
+                newer.append(snapshot(state, message))
+        return newer[::-1]
+
+
+def button_labels(markup: JSON | None) -> list[str]:
+    if not markup:
+        return []
+    rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+    return [b if isinstance(b, str) else b.get("text", "") for row in rows for b in row]
+
+
+def _inline_buttons(markup: JSON | None) -> list[JSON]:
+    rows = (markup or {}).get("inline_keyboard") or []
+    return [button for row in rows for button in row]
+
+
+def _file_of(content: JSON) -> JSON | None:
+    if "photo" in content:
+        return copy.deepcopy(content["photo"][-1])
+    for kind in ("document", "sticker"):
+        if kind in content:
+            return copy.deepcopy(content[kind])
+    return None
+
+
+async def wait_for_message(
+    state: State,
+    chat_id: int,
+    predicate: Callable[[SentMessage], bool] | None,
+    text: str | None,
+    seconds: float,
+    since: int | SentMessage | Mapping[str, Any] | None,
+) -> SentMessage:
+    """The first message from the bot in the chat after `since` that matches.
+
+    `since` defaults to "now": only messages sent after the call count. Pass a message id,
+    a SentMessage or a message dict returned by a person's action to also accept messages
+    already sent after that one (needed when the bot may be faster than the test).
+    """
+    after = _message_id(since) if since is not None else _last_message_id(state, chat_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        for message in _bot_messages_after(state, chat_id, after):
+            if text is not None and text not in message.content:
+                continue
+            if predicate is None or predicate(message):
+                return message
+        if loop.time() >= deadline:
+            wanted = f"text containing {text!r}" if text is not None else "a message"
+            if predicate is not None:
+                wanted += f" matching {getattr(predicate, '__name__', 'the predicate')}"
+            raise TimeoutError(
+                f"No new bot message ({wanted}) within {seconds}s.\n"
+                + describe_chat(state, chat_id)
+            )
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+async def wait_until(condition: Callable[[], T], seconds: float) -> T:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if loop.time() >= deadline:
+            name = getattr(condition, "__name__", "condition")
+            raise TimeoutError(f"{name} still false after {seconds}s")
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+def describe_chat(state: State, chat_id: int) -> str:
+    """The end of a chat's history, one line per message, for failure messages."""
+    with state.lock:
+        chat = state.chats.get(chat_id)
+        if chat is None:
+            return f"Chat {chat_id} does not exist."
+        name = chat.title or state.users[chat.id].display_name
+        messages = list(chat.messages.values())[-_DUMP_LENGTH:]
+        lines = [f"Chat {chat_id} ({name}), last {len(messages)} messages:"]
+        lines += [f"  {_describe(state, message)}" for message in messages]
+    if len(lines) == 1:
+        lines.append("  (empty)")
+    return "\n".join(lines)
+
+
+def _describe(state: State, message: Message) -> str:
+    sender = state.users[message.sender_id]
+    who = "BOT" if sender.is_bot else sender.display_name
+    body = message.visible_text
+    if body is None:
+        service = ", ".join(sorted(message.content)) or message.kind
+        body = f"<{message.kind}: {service}>"
+    flags = []
+    if message.edits:
+        flags.append(f"edited x{message.edits}")
+    if message.deleted:
+        flags.append("deleted")
+    if labels := button_labels(message.markup):
+        flags.append("buttons: " + " | ".join(labels))
+    suffix = f"  [{'; '.join(flags)}]" if flags else ""
+    return f"#{message.message_id} {who}: {body!r}{suffix}"
+
+
+def _last_message_id(state: State, chat_id: int) -> int:
+    with state.lock:
+        chat = state.chats.get(chat_id)
+        return chat.last_message_id if chat is not None else 0
+
+
+def _message_id(since: int | SentMessage | Mapping[str, Any]) -> int:
+    if isinstance(since, int):
+        return since
+    if isinstance(since, SentMessage):
+        return since.message_id
+    return int(since["message_id"])

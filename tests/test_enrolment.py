@@ -1,0 +1,355 @@
+"""Enrolment end to end through the emulator: charter, sector, gated groups, referents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from telegram.ext import Application
+
+from bot import build_application
+from core.charter import Charter
+from core.lifecycle import running, services_of
+from core.settings import Settings
+from emulator import Group, Person, SentMessage
+from storage import Message
+from tests.conftest import ROOT, Commune, fr
+
+
+async def link(commune: Commune, name: str, supergroup: bool = True) -> Group:
+    """The official creates a sector group, makes the bot admin and links it."""
+    if not commune.official.inbox():
+        # Telegram lets a bot write only to people who started it: so must the official.
+        commune.official.send_command("/start")
+        await commune.official.wait_for(text="Acceptez-vous cette charte")
+    group = commune.emu.create_group(f"Voisins {name}", creator=commune.official,
+                                     supergroup=supergroup)
+    group.add_bot(by=commune.official)
+    commune.official.send_command("/lier_secteur", args=name, chat=group)
+    await group.wait_for(text=fr("groups.linked", sector=name))
+    commune.groups[name] = group
+    return group
+
+
+def join_link(group: Group) -> str:
+    return str([x for x in group.invite_links() if x.get("creates_join_request")][-1]
+               ["invite_link"])
+
+
+async def enrol(person: Person, sector: str, street: str | None = None) -> SentMessage:
+    person.send_command("/start")
+    await person.wait_for(text="Acceptez-vous cette charte")
+    person.press(fr("charter.accept"))
+    await person.wait_for(text=fr("enrolment.choose_sector"))
+    person.press(sector)
+    await person.wait_for(text=fr("enrolment.ask_street", limit=80)[:30])
+    if street:
+        person.send_text(street)
+    else:
+        person.press(fr("enrolment.skip_street"))
+    return await person.wait_for(text=sector)
+
+
+async def join(commune: Commune, person: Person, group: Group, decider: Person) -> None:
+    person.request_join(join_link(group))
+    await decider.wait_for(text="Demande pour rejoindre")
+    decider.press(fr("enrolment.approve"))
+    await person.wait_for(text="Bienvenue")
+    await commune.emu.wait_until(lambda: group.member_status(person) == "member")
+
+
+async def test_resident_from_start_to_approved_member(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    alice, official = commune.alice, commune.official
+    invite = await enrol(alice, "Centre-bourg", "Rue des Lilas")
+    assert join_link(centre) in invite.text
+    alice.request_join(join_link(centre))
+    await alice.wait_for(text=fr("enrolment.request_under_review"))
+    card = await official.wait_for(text="Demande pour rejoindre")
+    assert "Rue des Lilas" in card.text and "Alice" not in card.text  # no name is stored
+    assert centre.member_status(alice) == "left"  # not before a human said yes
+    official.press(fr("enrolment.approve"))
+    await alice.wait_for(text="Bienvenue")
+    await commune.emu.wait_until(lambda: centre.member_status(alice) == "member")
+    store = services_of(vigie).store
+    person = await store.people.get(alice.id)
+    assert person is not None and person.status == "enrolled" and person.street == "Rue des Lilas"
+    actions = [e["action"] for e in await store.audit.entries()]
+    assert "join.approved" in actions and "charter.accepted" in actions
+
+    official.press(fr("enrolment.approve"))  # the same card, pressed again
+    await commune.emu.wait_until(lambda: any(
+        a["text"] == fr("enrolment.already_decided") for a in commune.emu.callback_answers))
+
+
+async def test_join_request_before_talking_to_the_bot(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    hauts = await link(commune, "Les Hauts")
+    carol = commune.carol  # never wrote to the bot: it may write to her after her request
+    carol.request_join(join_link(hauts))
+    await carol.wait_for(text=fr("enrolment.join_first", sector="Les Hauts"))
+    await carol.wait_for(text="Acceptez-vous cette charte")
+    carol.press(fr("charter.accept"))
+    await commune.official.wait_for(text="Les Hauts")
+    commune.official.press(fr("enrolment.approve"))
+    await carol.wait_for(text="Bienvenue")
+    await commune.emu.wait_until(lambda: hauts.member_status(carol) == "member")
+    person = await services_of(vigie).store.people.get(carol.id)
+    assert person is not None and person.sector_id is not None
+
+
+async def test_refusing_the_charter_declines_the_request(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    hauts = await link(commune, "Les Hauts")
+    carol = commune.carol
+    carol.request_join(join_link(hauts))
+    await carol.wait_for(text="Acceptez-vous cette charte")
+    carol.press(fr("charter.refuse"))
+    await carol.wait_for(text=fr("enrolment.join_needs_charter", sector="Les Hauts"))
+    await commune.emu.wait_until(lambda: not hauts.pending_requests())
+    assert hauts.member_status(carol) == "left"
+
+
+@pytest.fixture
+def auto_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(enrolment={"approval": "auto"})
+
+
+async def test_auto_approval_needs_no_referent(auto_settings: Settings, commune: Commune) -> None:
+    async with running(build_application(auto_settings)):
+        centre = await link(commune, "Centre-bourg")
+        await enrol(commune.alice, "Centre-bourg")
+        commune.alice.request_join(join_link(centre))
+        await commune.alice.wait_for(text="Bienvenue")
+        await commune.emu.wait_until(lambda: centre.member_status(commune.alice) == "member")
+        assert not any("Demande pour rejoindre" in (m.text or "")
+                       for m in commune.official.inbox())
+
+
+async def test_wrong_sector_is_declined_with_the_reason(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    await link(commune, "Centre-bourg")
+    hauts = await link(commune, "Les Hauts")
+    await enrol(commune.alice, "Centre-bourg")
+    commune.alice.request_join(join_link(hauts))
+    await commune.alice.wait_for(text=fr("enrolment.join_wrong_sector", sector="Les Hauts"))
+    await commune.emu.wait_until(lambda: not hauts.pending_requests())
+    assert hauts.member_status(commune.alice) == "left"
+
+
+async def test_only_referents_of_that_sector_or_officials_decide(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    await enrol(commune.alice, "Centre-bourg")
+    commune.alice.request_join(join_link(centre))
+    card = await commune.official.wait_for(text="Demande pour rejoindre")
+    data = next(b["callback_data"] for row in card.reply_markup["inline_keyboard"] for b in row)
+    await enrol(commune.carol, "Les Hauts")
+    commune.carol.press_data(data, commune.carol.last().message_id)  # forged from her chat
+    await commune.emu.wait_until(lambda: any(
+        a["text"] == fr("denied.referents_only") for a in commune.emu.callback_answers))
+    commune.carol.press_data("join:ok:999999", commune.carol.last().message_id)
+    await commune.emu.wait_until(lambda: any(
+        a["text"] == fr("fallback.stale_button") for a in commune.emu.callback_answers))
+    assert centre.pending_requests() and centre.member_status(commune.alice) == "left"
+
+
+async def test_charter_bump_is_told_once_and_gates_group_entry(
+    settings: Settings, commune: Commune, tmp_path: Path
+) -> None:
+    async with running(build_application(settings)):
+        await enrol(commune.alice, "Centre-bourg")
+    charter_dir = tmp_path / "charter"
+    charter_dir.mkdir()
+    for name in ("v1.fr.md", "v1.en.md"):
+        text = (ROOT / "charter" / name).read_text(encoding="utf-8")
+        (charter_dir / name).write_text(text)
+        (charter_dir / name.replace("v1", "v2")).write_text(text.replace("version: 1",
+                                                                         "version: 2"))
+    app = build_application(settings)
+    services_of(app).charter = Charter(charter_dir)
+    async with running(app):
+        centre = await link(commune, "Centre-bourg")
+        commune.alice.send_command("/aide")
+        await commune.alice.wait_for(text=fr("charter.new_version"))
+        await commune.alice.wait_for(text=fr("help.title"))
+        commune.alice.request_join(join_link(centre))
+        await commune.alice.wait_for(text=fr("enrolment.join_first", sector="Centre-bourg"))
+        commune.alice.send_command("/aide")
+        await commune.alice.wait_for(text=fr("help.title"))
+        notices = [m for m in commune.alice.inbox() if m.text == fr("charter.new_version")]
+        assert len(notices) == 1
+        commune.alice.press(fr("charter.accept"))
+        await commune.official.wait_for(text="Demande pour rejoindre")
+        assert await services_of(app).store.charter.latest_version(commune.alice.id) == 2
+
+
+async def test_moving_sector_leaves_the_old_group(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    hauts = await link(commune, "Les Hauts")
+    await enrol(commune.alice, "Centre-bourg")
+    await join(commune, commune.alice, centre, commune.official)
+    commune.alice.send_command("/secteur")
+    await commune.alice.wait_for(text="Centre-bourg")
+    commune.alice.press(fr("membership.move"))
+    await commune.alice.wait_for(text=fr("membership.choose_new"))
+    commune.alice.press("Les Hauts")
+    await commune.alice.wait_for(text=join_link(hauts))
+    await commune.emu.wait_until(lambda: centre.member_status(commune.alice) == "left")
+    person = await services_of(vigie).store.people.get(commune.alice.id)
+    hauts_id = (await services_of(vigie).store.sectors.by_name("Les Hauts")).id  # type: ignore[union-attr]
+    assert person is not None and person.sector_id == hauts_id
+
+
+async def test_leaving_the_scheme(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    await enrol(commune.alice, "Centre-bourg")
+    await join(commune, commune.alice, centre, commune.official)
+    commune.alice.send_command("/quitter")
+    await commune.alice.wait_for(text=fr("membership.leave_confirm"))
+    commune.alice.press(fr("membership.leave_yes"))
+    await commune.alice.wait_for(text=fr("membership.left"))
+    await commune.emu.wait_until(lambda: centre.member_status(commune.alice) == "left")
+    person = await services_of(vigie).store.people.get(commune.alice.id)
+    assert person is not None and person.status == "left" and person.sector_id is None
+
+
+async def test_referent_applies_is_approved_and_then_reviews_requests(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    alice, official = commune.alice, commune.official
+    await enrol(alice, "Centre-bourg")
+    await join(commune, alice, centre, official)
+    alice.send_command("/devenir_referent")
+    await alice.wait_for(text="motivation")
+    alice.send_text("Je connais bien le quartier.")
+    await alice.wait_for(text=fr("referents.applied"))
+    card = await official.wait_for(text="Candidature de référent")
+    assert "Je connais bien le quartier." in card.text
+    official.press(fr("enrolment.approve"))
+    await alice.wait_for(text="Vous êtes désormais référent")
+    await centre.wait_for(text="nouveau référent")
+    await commune.emu.wait_until(lambda: centre.member_status(alice) == "administrator")
+    store = services_of(vigie).store
+    centre_sector = await store.sectors.by_chat(centre.id)
+    assert centre_sector is not None
+    assert await store.referents.sectors_of(alice.id) == {centre_sector.id}
+    menu = [name for name, _ in commune.emu.my_commands(
+        scope={"type": "chat", "chat_id": alice.id})]
+    assert "devenir_referent" in menu and "referents" not in menu
+
+    await enrol(commune.carol, "Centre-bourg", "Impasse des Roses")
+    commune.carol.request_join(join_link(centre))
+    await alice.wait_for(text="Impasse des Roses")  # the referent reviews, not the official
+    alice.press(fr("enrolment.approve"))
+    await commune.carol.wait_for(text="Bienvenue")
+
+
+async def test_resident_cannot_link_and_unknown_sector_is_named(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    group = commune.emu.create_group("Voisins", creator=commune.official,
+                                     members=[commune.alice], supergroup=True)
+    group.add_bot(by=commune.official)
+    commune.alice.send_command("/lier_secteur", args="Centre-bourg", chat=group)
+    await group.wait_for(text=fr("denied.officials_only"))
+    commune.official.send_command("/lier_secteur", args="Atlantide", chat=group)
+    reply = await group.wait_for(text="Je ne connais pas ce secteur")
+    assert "Centre-bourg" in reply.text
+    assert (await services_of(vigie).store.sectors.by_chat(group.id)) is None
+
+
+async def test_missing_rights_are_listed(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    group = commune.emu.create_group("Voisins", creator=commune.official, supergroup=True)
+    group.add_bot(by=commune.official, rights={"can_invite_users": True,
+                                               "can_restrict_members": False,
+                                               "can_delete_messages": True,
+                                               "can_pin_messages": False})
+    commune.official.send_command("/lier_secteur", args="Centre-bourg", chat=group)
+    reply = await group.wait_for(text="administrateur avec ces droits")
+    assert fr("groups.right_restrict") in reply.text and fr("groups.right_pin") in reply.text
+    assert fr("groups.right_invite") not in reply.text
+    assert (await services_of(vigie).store.sectors.by_chat(group.id)) is None
+
+
+async def test_member_added_by_a_neighbour_is_muted(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    await enrol(commune.alice, "Centre-bourg")
+    await join(commune, commune.alice, centre, commune.official)
+    commune.bob.send_command("/aide")  # Bob has started the bot, so he can be told why
+    await commune.bob.wait_for(text="Here is what you can do")
+    centre.add_member(commune.bob, by=commune.alice)
+    await commune.emu.wait_until(lambda: centre.member_status(commune.bob) == "restricted")
+    await commune.bob.wait_for(text="not enrolled in it yet")
+
+
+async def test_group_upgrade_keeps_the_sector_linked(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    group = await link(commune, "La Vallée", supergroup=False)
+    old_id = group.id
+    new_id = group.upgrade_to_supergroup()
+    store = services_of(vigie).store
+    await commune.emu.wait_until(lambda: new_id != old_id)
+    for _ in range(200):
+        sector = await store.sectors.by_name("La Vallée")
+        if sector is not None and sector.chat_id == new_id:
+            break
+        await asyncio.sleep(0.02)
+    assert sector is not None and sector.chat_id == new_id
+    # A message queued for the old id still arrives, in the new supergroup.
+    await services_of(vigie).outbox.send(Message(old_id, "sendMessage", {"text": "Avis"}, "test"))
+    await group.wait_for(text="Avis")
+
+
+async def test_bot_removed_unlinks_and_tells_officials(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    group = await link(commune, "Les Hauts")
+    group.remove_bot(by=commune.official)
+    await commune.official.wait_for(text="J'ai été retiré du groupe du secteur Les Hauts")
+    sector = await services_of(vigie).store.sectors.by_name("Les Hauts")
+    assert sector is not None and sector.chat_id is None
+
+
+async def test_location_inside_and_outside_the_polygons(
+    make_settings: Callable[..., Settings], commune: Commune, tmp_path: Path
+) -> None:
+    square = {"type": "Polygon", "coordinates": [[[2.0, 48.0], [3.0, 48.0], [3.0, 49.0],
+                                                  [2.0, 49.0], [2.0, 48.0]]]}
+    (tmp_path / "hauts.geojson").write_text(json.dumps(square))
+    settings = make_settings(sectors=[{"name": "Centre-bourg"},
+                                      {"name": "Les Hauts",
+                                       "geojson": tmp_path / "hauts.geojson"}])
+    async with running(build_application(settings)) as app:
+        alice = commune.alice
+        alice.send_command("/start")
+        await alice.wait_for(text="Acceptez-vous")
+        alice.press(fr("charter.accept"))
+        await alice.wait_for(text=fr("enrolment.or_location")[:30])
+        alice.send_location(10.0, 10.0)
+        await alice.wait_for(text=fr("enrolment.location_outside")[:30])
+        alice.send_location(48.5, 2.5)
+        await alice.wait_for(text=fr("enrolment.sector_found", sector="Les Hauts"))
+        person = await services_of(app).store.people.get(alice.id)
+        assert person is not None and person.sector_id is not None
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("vigie.db*"))
+    assert b"48.5" not in stored and b"2.5" not in stored  # the location is never stored
