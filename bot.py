@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import warnings
 from pathlib import Path
 
 from telegram import Bot, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from core import lifecycle, logs
 from core.charter import Charter, CharterError
@@ -24,6 +26,10 @@ from core.services import KEY, Services
 from core.settings import ConfigError, Settings, config_path, load_settings
 from handlers import common, fallback, groups, membership, onboarding, referents
 from storage import StorageError, Store
+
+# Conversation buttons are tracked per chat on purpose (per_message=False): PTB's reminder
+# about that choice is not a problem to report at every start.
+warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
 NO_TOKEN = (
     "No bot token: ask @BotFather on Telegram for one (/newbot), then put it in the "

@@ -53,11 +53,19 @@ async def main() -> None:
         await store.outbox.enqueue(
             Message(chat, "sendMessage", {"text": "Avis de la mairie : réunion publique."},
                     "notice") for chat in chats)
+        delivered, done = 0, asyncio.Event()
+
+        async def count(row: object, result: object) -> None:
+            nonlocal delivered
+            delivered += 1
+            if delivered == len(chats):
+                done.set()
+
+        worker.on_delivered["notice"] = count
         before = emu.stats.responses_429
         started = time.monotonic()
         await worker.start()
-        while (await store.outbox.counts()).get("delivered", 0) < len(chats):
-            await asyncio.sleep(0.05)
+        await done.wait()
         elapsed = time.monotonic() - started
         await worker.stop()
         await bot.shutdown()

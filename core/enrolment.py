@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from html import escape
 
-from telegram import Bot, ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, ChatMember, ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
@@ -83,10 +83,13 @@ async def language_of(svc: Services, user_id: int) -> str:
     return person.language if person else svc.settings.commune.language
 
 
-async def notify(svc: Services, user_id: int, key: str, purpose: str, **values: object) -> None:
-    """A notice to one person, in their language, through the outbox."""
+async def notify(svc: Services, user_id: int, key: str, purpose: str,
+                 language: str | None = None, **values: object) -> None:
+    """A notice to one person, in their language, through the outbox.
+
+    `language` is for people the bot has no record of (Telegram's guess for them)."""
     safe = {name: escape(v) if isinstance(v, str) else v for name, v in values.items()}
-    text = i18n.t(await language_of(svc, user_id), key, **safe)
+    text = i18n.t(language or await language_of(svc, user_id), key, **safe)
     await svc.outbox.send(html_message(user_id, text, purpose))
 
 
@@ -131,6 +134,9 @@ async def settle_join(svc: Services, bot: Bot, request: JoinRequest, approve: bo
     except TelegramError as error:
         # The request expired or was handled in Telegram itself: our record still stands.
         log.info("join.telegram_refused", request=request.id, error=error.message)
+    if approve:
+        # Someone added to the group by a neighbour was muted there; now they qualify.
+        await unmute(bot, request.chat_id, request.user_id)
     await svc.store.audit.record(decided_by, f"join.{status}", f"user:{request.user_id}",
                                  sector=request.sector_id)
     sector = await svc.store.sectors.get(request.sector_id)
@@ -178,6 +184,22 @@ async def mute(bot: Bot, chat_id: int, user_id: int) -> bool:
     except TelegramError as error:
         log.info("group.restrict_failed", chat=chat_id, error=error.message)
         return False
+
+
+async def is_muted(bot: Bot, chat_id: int, user_id: int) -> bool:
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except TelegramError:
+        return False
+    return member.status == ChatMember.RESTRICTED
+
+
+async def unmute(bot: Bot, chat_id: int, user_id: int) -> None:
+    if await is_muted(bot, chat_id, user_id):
+        try:
+            await bot.restrict_chat_member(chat_id, user_id, ChatPermissions.all_permissions())
+        except TelegramError as error:
+            log.info("group.unmute_failed", chat=chat_id, error=error.message)
 
 
 async def invite_text(svc: Services, language: str, sector: Sector) -> str:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from telegram import Update
-from telegram.ext import Application
+from telegram.ext import Application, CallbackContext
 
 from core import logs, menus
 from core.services import KEY, Services
 
 log = logs.get("lifecycle")
+
+
+PURGE_EVERY = 6 * 3600
+
+
+async def purge_outbox(context: CallbackContext) -> None:  # type: ignore[type-arg]
+    svc = services_of(context.application)
+    keep = svc.settings.outbox.keep_days * 86400
+    purged = await svc.store.outbox.purge_finished(time.time() - keep)
+    if purged:
+        log.info("outbox.purged", rows=purged)
 
 
 def services_of(app: Application) -> Services:  # type: ignore[type-arg]
@@ -25,6 +37,9 @@ async def startup(app: Application) -> None:  # type: ignore[type-arg]
     await svc.outbox.bot.initialize()
     await svc.outbox.start()
     await menus.publish(svc, app.bot)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(purge_outbox, interval=PURGE_EVERY, first=0,
+                                    name="purge_outbox")
     log.info("vigie.started", bot_id=app.bot.id, sectors=len(svc.settings.sectors),
              charter_version=svc.charter.version)
 

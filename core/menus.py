@@ -50,7 +50,11 @@ async def _set(bot: Bot, actor: Actor, places: tuple[Place, ...], scope: BotComm
             await bot.set_my_commands(menu(actor, places, language), scope=scope,
                                       language_code=code or None)
         except TelegramError as error:
-            log.warning("menus.not_set", scope=scope.type, error=error.message)
+            # Typically someone with a role who never started the bot: Telegram knows no
+            # chat with them yet, and will not deliver their cards either.
+            log.warning("menus.not_set", scope=scope.type, user_id=actor.user_id or None,
+                        error=error.message)
+            return
 
 
 async def publish(svc: Services, bot: Bot) -> None:

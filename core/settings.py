@@ -113,6 +113,8 @@ class OutboxSettings(Section):
     base_backoff_seconds: float = Field(2.0, gt=0)
     max_backoff_seconds: float = Field(900.0, gt=0)
     poll_interval_seconds: float = Field(0.5, gt=0)
+    # Delivered and failed rows hold copies of what was sent: forgotten after this long.
+    keep_days: float = Field(7.0, gt=0)
     # Tests and benchmarks shrink Telegram's time windows by the same factor as the emulator.
     time_scale: float = Field(1.0, gt=0)
 

@@ -176,7 +176,9 @@ def guarded(
                 assert decision.reason is not None
                 await turn.refuse(decision.reason)
                 return None
-            return await handler(turn)
+            result = await handler(turn)
+            log.info("handled", action=str(action), chat_kind=str(turn.place.kind))
+            return result
 
         return callback
 

@@ -69,7 +69,7 @@ def demo_settings(emu: TelegramEmulator, folder: Path, official: Person, liaison
         sectors=[{"name": name} for name in SECTORS],
         roles={"officials": [official.id], "liaison_chat_id": liaison.id},
         outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05},
-        logging={"level": "WARNING"},
+        logging={"level": "ERROR"},
     )
 
 
@@ -87,8 +87,10 @@ async def enrol(person: Person, sector: str, street: str | None) -> None:
     await person.wait_for(text="lien")
 
 
-async def run_demo() -> int:
-    logs.configure("WARNING", "console")
+async def run_demo(quiet: bool = True) -> int:
+    """Play the walk-through; `quiet` keeps log lines out of the transcript (CLI use)."""
+    if quiet:
+        logs.configure("ERROR", "console")
     with tempfile.TemporaryDirectory() as tmp, TelegramEmulator(
         token=DEMO_TOKEN, bot_username="vigie_demo_bot", limits=Limits(scale=SCALE)
     ) as emu:
@@ -123,7 +125,11 @@ async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland:
                alice: Person, bob: Person, groups: dict[str, Group]) -> None:
     centre, hauts = groups["Centre-bourg"], groups["Les Hauts"]
 
-    narrator.step("1. L'élue relie chaque groupe Telegram à son secteur")
+    narrator.step("1. L'élue écrit au bot, puis relie chaque groupe Telegram à son secteur")
+    odile.send_command("/start")  # Telegram lets a bot write only to people who started it
+    await odile.wait_for(text="Acceptez-vous cette charte")
+    odile.press(fr("charter.accept"))
+    await odile.wait_for(text=fr("enrolment.choose_sector"))
     for name, group in groups.items():
         odile.send_command("/lier_secteur", args=name, chat=group)
         await group.wait_for(text=name)
@@ -142,7 +148,7 @@ async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland:
 
     narrator.step("4. Roland propose de devenir référent ; l'élue accepte")
     roland.send_command("/devenir_referent")
-    await roland.wait_for(text="motivation")
+    await roland.wait_for(text="souhaitez devenir référent")
     roland.send_text("Retraité, je connais bien le quartier et je suis disponible.")
     await odile.wait_for(text="Candidature de référent")
     odile.press(fr("enrolment.approve"))

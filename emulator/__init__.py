@@ -12,7 +12,7 @@ from emulator.faults import Faults
 from emulator.limits import Limits
 from emulator.people import Group, Person
 from emulator.server import Call, Stats
-from emulator.views import SentMessage
+from emulator.views import Mark, SentMessage
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -20,6 +20,7 @@ __all__ = [
     "Faults",
     "Group",
     "Limits",
+    "Mark",
     "Person",
     "SentMessage",
     "Stats",

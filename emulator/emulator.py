@@ -8,10 +8,19 @@ from typing import Any, TypeVar
 from emulator.faults import Faults
 from emulator.limits import Limits, RateLimiter
 from emulator.methods.bot import scope_key
-from emulator.people import Group, Person, Predicate, Since
+from emulator.people import Group, Person
 from emulator.server import BotApiServer, Call, CallLog, Stats
 from emulator.state import JSON, Member, State
-from emulator.views import SentMessage, sent_messages, wait_for_message, wait_until
+from emulator.views import (
+    Mark,
+    Predicate,
+    SentMessage,
+    Since,
+    sent_messages,
+    take_mark,
+    wait_for_message,
+    wait_until,
+)
 from emulator.webhook import WebhookPusher
 
 DEFAULT_TOKEN = "123456:TEST-TOKEN-never-logged"
@@ -200,6 +209,10 @@ class TelegramEmulator:
         return list(self._server.internal_errors) if self._server else []
 
     # --- waiting ------------------------------------------------------------------------------
+
+    def mark(self) -> Mark:
+        """Now, as a `since=` for wait_for in any chat: later messages count even if early."""
+        return take_mark(self._state)
 
     async def wait_for(
         self,

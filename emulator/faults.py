@@ -66,7 +66,11 @@ class Faults:
         *,
         after_processing: bool = False,
     ) -> None:
-        """Make the next `times` calls of `method` fail with `status`, "timeout" or "reset"."""
+        """Make the next `times` calls of `method` fail with `status`, "timeout" or "reset".
+
+        `method` is a Bot API method name, or "file" for file downloads. With
+        `after_processing` the call takes effect and only its answer is lost.
+        """
         if isinstance(status, int):
             fault = Fault("status", status=status, after_processing=after_processing)
         elif status in ("timeout", "reset"):

@@ -10,10 +10,11 @@ fails loudly instead of silently producing nothing.
 from __future__ import annotations
 
 import copy
+import functools
 import mimetypes
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from emulator.methods.messages import photo_size
 from emulator.state import (
@@ -30,15 +31,38 @@ from emulator.state import (
     User,
     now_timestamp,
 )
-from emulator.views import SentMessage, sent_messages, wait_for_message
+from emulator.views import (
+    MessageRef,
+    Predicate,
+    SentMessage,
+    Since,
+    inline_buttons,
+    message_id_of,
+    sent_messages,
+    take_mark,
+    wait_for_message,
+)
 
 # A few bytes stand for a person's media; the announced size is what the limits look at.
 _FAKE_JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60 + b"\xff\xd9"
 _FAKE_FILE = b"%PDF-1.4 emulated\n"
 _STICKER = {"width": 512, "height": 512, "is_animated": False, "is_video": False}
 
-Predicate = Callable[[SentMessage], bool]
-Since = int | SentMessage | Mapping[str, Any] | None
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _action(method: Callable[P, R]) -> Callable[P, R]:
+    """A person or group doing something: waits that follow start from this moment."""
+
+    @functools.wraps(method)
+    def act(*args: P.args, **kwargs: P.kwargs) -> R:
+        state = args[0]._state  # type: ignore[attr-defined]
+        state.last_action = take_mark(state)
+        return method(*args, **kwargs)
+
+    return act
 
 
 class Person:
@@ -77,15 +101,19 @@ class Person:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def send_text(self, text: str, chat: Group | int | None = None, reply_to: Since = None) -> JSON:
+    @_action
+    def send_text(
+        self, text: str, chat: Group | int | None = None, reply_to: MessageRef | None = None
+    ) -> JSON:
         return self._say(chat, "text", _text_content(text), reply_to)
 
+    @_action
     def send_command(
         self,
         command: str,
         args: str | None = None,
         chat: Group | int | None = None,
-        reply_to: Since = None,
+        reply_to: MessageRef | None = None,
         plain: bool = False,
     ) -> JSON:
         """Send "/command args"; in groups addressed as /command@bot unless `plain`."""
@@ -97,12 +125,14 @@ class Person:
         text = f"{name} {args}" if args else name
         return self._say(chat, "text", _text_content(text), reply_to)
 
+    @_action
     def send_location(
         self, latitude: float, longitude: float, chat: Group | int | None = None
     ) -> JSON:
         location = {"latitude": latitude, "longitude": longitude}
         return self._say(chat, "location", {"location": location}, None)
 
+    @_action
     def send_photo(
         self, chat: Group | int | None = None, caption: str | None = None, file_size: int = 50_000
     ) -> JSON:
@@ -113,6 +143,7 @@ class Person:
             content["caption"] = caption
         return self._say(chat, "photo", content, None)
 
+    @_action
     def send_document(
         self,
         chat: Group | int | None = None,
@@ -133,12 +164,14 @@ class Person:
             content["caption"] = caption
         return self._say(chat, "document", content, None)
 
+    @_action
     def send_sticker(self, chat: Group | int | None = None, emoji: str = "👍") -> JSON:
         with self._state.lock:
             stored = self._state.store_file(_FAKE_FILE, 20_000, "stickers", "webp")
         sticker = {**stored.to_api(), **_STICKER, "type": "regular", "emoji": emoji}
         return self._say(chat, "sticker", {"sticker": sticker}, None)
 
+    @_action
     def edit_text(self, message_id: int, text: str, chat: Group | int | None = None) -> JSON:
         """Edit one of the person's own text messages: the bot gets an edited_message."""
         state = self._state
@@ -156,6 +189,7 @@ class Person:
 
     # --- buttons ----------------------------------------------------------------------------
 
+    @_action
     def press(
         self, label: str, chat: Group | int | None = None, message_id: int | None = None
     ) -> JSON:
@@ -167,15 +201,22 @@ class Person:
             target = self._target(chat)
             candidates = self._pressable(target, message_id)
             for message in candidates:
-                for button in _inline_buttons(message):
+                for button in inline_buttons(message.content.get("reply_markup")):
                     if button.get("text") != label:
                         continue
                     if "callback_data" not in button:
                         raise LookupError(f"button {label!r} has no callback_data")
                     return self._callback(target, message, button["callback_data"])
-            shown = sorted({b.get("text", "") for m in candidates for b in _inline_buttons(m)})
+            shown = sorted(
+                {
+                    b.get("text", "")
+                    for m in candidates
+                    for b in inline_buttons(m.content.get("reply_markup"))
+                }
+            )
             raise LookupError(f"no inline button {label!r} in chat {target.id}; shown: {shown}")
 
+    @_action
     def press_data(self, data: str, message_id: int, chat: Group | int | None = None) -> JSON:
         """Send arbitrary (forged or stale) callback data from any existing message."""
         with self._state.lock:
@@ -187,14 +228,17 @@ class Person:
 
     # --- relationship with the bot ------------------------------------------------------------
 
+    @_action
     def block_bot(self) -> None:
         self._set_blocked(True)
 
+    @_action
     def unblock_bot(self) -> None:
         self._set_blocked(False)
 
     # --- groups -----------------------------------------------------------------------------
 
+    @_action
     def request_join(self, invite_link: str) -> JSON:
         """Use an invite link: a join request if the link needs approval, else join directly.
 
@@ -221,6 +265,7 @@ class Person:
             state.change_member(chat, self.id, Member("member"), self.id, invite_link=link)
             return state.post_service(chat, self.id, {"new_chat_members": [self.to_api()]})
 
+    @_action
     def leave(self, group: Group) -> JSON:
         state = self._state
         with state.lock:
@@ -232,6 +277,7 @@ class Person:
             state.change_member(chat, self.id, Member("left"), self.id)
             return state.post_service(chat, self.id, {"left_chat_member": self.to_api()})
 
+    @_action
     def vote(self, poll_message: SentMessage, option_ids: int | Iterable[int]) -> JSON:
         """Vote in a poll the bot sent ([] retracts); returns the poll's new state.
 
@@ -305,7 +351,9 @@ class Person:
             raise LookupError(f"no chat {chat_id}")
         return self._state.chats[chat_id]
 
-    def _say(self, chat: Group | int | None, kind: str, content: JSON, reply_to: Since) -> JSON:
+    def _say(
+        self, chat: Group | int | None, kind: str, content: JSON, reply_to: MessageRef | None
+    ) -> JSON:
         state = self._state
         with state.lock:
             target = self._target(chat)
@@ -410,6 +458,7 @@ class Group:
 
     # --- the bot's membership ---------------------------------------------------------------
 
+    @_action
     def add_bot(
         self, by: Person, admin: bool = True, rights: Mapping[str, bool] | None = None
     ) -> None:
@@ -429,6 +478,7 @@ class Group:
             state.change_member(self.chat, state.bot.id, standing, by.id)
             state.post_service(self.chat, by.id, {"new_chat_members": [state.bot.to_api()]})
 
+    @_action
     def set_bot_rights(self, by: Person, **rights: bool) -> None:
         """Make the bot an administrator, changing only the rights given."""
         state = self._state
@@ -442,14 +492,17 @@ class Group:
             standing = Member("administrator", rights=merged)
             state.change_member(self.chat, state.bot.id, standing, by.id)
 
+    @_action
     def demote_bot(self, by: Person) -> None:
         self._set_bot_standing(by, Member("member"))
 
+    @_action
     def remove_bot(self, by: Person) -> None:
         self._set_bot_standing(by, Member("kicked"))
 
     # --- people -----------------------------------------------------------------------------
 
+    @_action
     def add_member(self, person: Person, by: Person | None = None) -> JSON:
         """`by` adds `person` (or they join by themselves): service message + chat_member."""
         state = self._state
@@ -474,6 +527,7 @@ class Group:
         with self._state.lock:
             return self.chat.migrated_to is None and _can_send(self.chat.member(person.id))
 
+    @_action
     def upgrade_to_supergroup(self) -> int:
         """Turn the basic group into a supergroup with a new id, as Telegram does."""
         state = self._state
@@ -524,6 +578,7 @@ class Group:
         timeout: float = 5.0,  # noqa: ASYNC109 - the test API's contract names it so
         since: Since = None,
     ) -> SentMessage:
+        """The first new bot message in the group matching `predicate` and `text`."""
         return await wait_for_message(self._state, self.id, predicate, text, timeout, since)
 
     # --- internals --------------------------------------------------------------------------
@@ -562,20 +617,10 @@ def _text_content(text: str) -> JSON:
     return content
 
 
-def _inline_buttons(message: Message) -> list[JSON]:
-    rows = (message.content.get("reply_markup") or {}).get("inline_keyboard") or []
-    return [button for row in rows for button in row]
-
-
-def _reply_id(chat: Chat, reply_to: Since) -> int | None:
+def _reply_id(chat: Chat, reply_to: MessageRef | None) -> int | None:
     if reply_to is None:
         return None
-    if isinstance(reply_to, int):
-        message_id = reply_to
-    elif isinstance(reply_to, SentMessage):
-        message_id = reply_to.message_id
-    else:
-        message_id = int(reply_to["message_id"])
+    message_id = message_id_of(reply_to)
     if message_id not in chat.messages:
         raise LookupError(f"no message {message_id} to reply to in chat {chat.id}")
     return message_id

@@ -103,6 +103,8 @@ class CallLog:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Benchmarks open many connections at once; the default backlog of 5 would drop some.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], api: BotApiServer):
         self.api = api

@@ -373,6 +373,8 @@ class State:
         self.updates = UpdateQueue(self.changed)
         self.limiter = RateLimiter(limits)
         self.stopped = False
+        # Where every chat stood when a person last acted (views.Mark): waits start there.
+        self.last_action: object | None = None
         self._user_ids = itertools.count(1_000_000_001)
         self._group_ids = itertools.count(4_000_001)
         self._supergroup_ids = itertools.count(1_002_000_000_001)

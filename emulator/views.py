@@ -59,10 +59,32 @@ class SentMessage:
 
     def callback_data(self, label: str) -> str | None:
         """The callback_data of the inline button labelled `label`, if there is one."""
-        for button in _inline_buttons(self.reply_markup):
+        for button in inline_buttons(self.reply_markup):
             if button.get("text") == label:
                 return button.get("callback_data")
         return None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How far every chat had got at one moment (TelegramEmulator.mark()).
+
+    Pass it as `since` to wait for what the bot sent after that moment in any chat, even if
+    it arrived before the wait began: e.g. an action that makes the bot write to two people.
+    """
+
+    last_message_ids: Mapping[int, int]
+
+
+def take_mark(state: State) -> Mark:
+    with state.lock:
+        return Mark({chat_id: chat.last_message_id for chat_id, chat in state.chats.items()})
+
+
+Predicate = Callable[[SentMessage], bool]
+# A message, as a test may hold it: its id, its snapshot, or the dict an action returned.
+MessageRef = int | SentMessage | Mapping[str, Any]
+Since = MessageRef | Mark | None
 
 
 def snapshot(state: State, message: Message) -> SentMessage:
@@ -120,7 +142,7 @@ def button_labels(markup: JSON | None) -> list[str]:
     return [b if isinstance(b, str) else b.get("text", "") for row in rows for b in row]
 
 
-def _inline_buttons(markup: JSON | None) -> list[JSON]:
+def inline_buttons(markup: JSON | None) -> list[JSON]:
     rows = (markup or {}).get("inline_keyboard") or []
     return [button for row in rows for button in row]
 
@@ -137,35 +159,67 @@ def _file_of(content: JSON) -> JSON | None:
 async def wait_for_message(
     state: State,
     chat_id: int,
-    predicate: Callable[[SentMessage], bool] | None,
+    predicate: Predicate | None,
     text: str | None,
     seconds: float,
-    since: int | SentMessage | Mapping[str, Any] | None,
+    since: Since,
 ) -> SentMessage:
     """The first message from the bot in the chat after `since` that matches.
 
-    `since` defaults to "now": only messages sent after the call count. Pass a message id,
-    a SentMessage or a message dict returned by a person's action to also accept messages
-    already sent after that one (needed when the bot may be faster than the test).
+    `since` defaults to the latest action of any person (or "now" before the first one):
+    what the bot sent in reaction to it counts even if it arrived before the wait began,
+    which is how a test reads ("Alice sends /start; she is shown the charter"). Pass a
+    Mark, a message id, a SentMessage or a message dict to start elsewhere.
     """
-    after = _message_id(since) if since is not None else _last_message_id(state, chat_id)
+    if since is None and isinstance(state.last_action, Mark):
+        since = state.last_action
+    if since is None:
+        after = _last_message_id(state, chat_id)
+    elif isinstance(since, Mark):
+        after = since.last_message_ids.get(chat_id, 0)
+    else:
+        after = message_id_of(since)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
         for message in _bot_messages_after(state, chat_id, after):
-            if text is not None and text not in message.content:
-                continue
-            if predicate is None or predicate(message):
+            if _matches(message, predicate, text):
                 return message
         if loop.time() >= deadline:
-            wanted = f"text containing {text!r}" if text is not None else "a message"
-            if predicate is not None:
-                wanted += f" matching {getattr(predicate, '__name__', 'the predicate')}"
-            raise TimeoutError(
-                f"No new bot message ({wanted}) within {seconds}s.\n"
-                + describe_chat(state, chat_id)
-            )
+            raise TimeoutError(_timeout_report(state, chat_id, predicate, text, seconds, after))
         await asyncio.sleep(POLL_INTERVAL)
+
+
+def _matches(message: SentMessage, predicate: Predicate | None, text: str | None) -> bool:
+    if text is not None and text not in message.content:
+        return False
+    return predicate is None or predicate(message)
+
+
+def _timeout_report(
+    state: State,
+    chat_id: int,
+    predicate: Predicate | None,
+    text: str | None,
+    seconds: float,
+    after: int,
+) -> str:
+    wanted = f"text containing {text!r}" if text is not None else "a message"
+    if predicate is not None:
+        wanted += f" matching {getattr(predicate, '__name__', 'the predicate')}"
+    report = f"No new bot message ({wanted}) within {seconds}s.\n" + describe_chat(state, chat_id)
+    earlier = [
+        m.message_id
+        for m in sent_messages(state, chat_id)
+        if m.message_id <= after and _matches(m, predicate, text)
+    ]
+    if earlier:
+        # The usual cause: the bot answered before the wait began.
+        report += (
+            f"\nMessage #{earlier[-1]} matches but was sent before the wait began; to accept it,"
+            " pass since=emu.mark() taken before the action, or since=<the action's message>."
+        )
+    return report
 
 
 async def wait_until(condition: Callable[[], T], seconds: float) -> T:
@@ -220,9 +274,9 @@ def _last_message_id(state: State, chat_id: int) -> int:
         return chat.last_message_id if chat is not None else 0
 
 
-def _message_id(since: int | SentMessage | Mapping[str, Any]) -> int:
-    if isinstance(since, int):
-        return since
-    if isinstance(since, SentMessage):
-        return since.message_id
-    return int(since["message_id"])
+def message_id_of(message: MessageRef) -> int:
+    if isinstance(message, int):
+        return message
+    if isinstance(message, SentMessage):
+        return message.message_id
+    return int(message["message_id"])

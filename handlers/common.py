@@ -15,7 +15,7 @@ from telegram.ext import (
 
 from core import i18n, logs
 from core.commands import COMMANDS, command
-from core.permissions import Action, allowed_actions
+from core.permissions import Action, ChatKind, allowed_actions
 from core.services import services
 from core.settings import SUPPORTED_LANGUAGES
 from core.turn import Turn, guarded
@@ -32,10 +32,11 @@ async def bind_update(update: Update, context: CallbackContext) -> None:  # type
 @guarded(Action.HELP)
 async def show_help(turn: Turn) -> None:
     lines = [turn.t("help.title")]
-    for action in allowed_actions(turn.actor, turn.place):
-        for cmd in COMMANDS:
-            if cmd.action is action and action is not Action.START:
-                lines.append(f"/{cmd.name} — {turn.t(f'commands.{cmd.name}')}")
+    if not turn.actor.is_member and turn.place.kind is ChatKind.PRIVATE:
+        lines.append(f"/start — {turn.t('help.start_hint')}")
+    allowed = set(allowed_actions(turn.actor, turn.place))
+    lines += [f"/{cmd.name} — {turn.t(f'commands.{cmd.name}')}" for cmd in COMMANDS
+              if cmd.action in allowed and cmd.action is not Action.START]
     lines.append(turn.t("help.emergency"))
     await turn.say("\n".join(lines))
 

@@ -155,13 +155,14 @@ async def member_changed(update: Update, context: CallbackContext) -> None:  # t
     sector = await svc.store.sectors.by_chat(change.chat.id)
     if sector is None:
         return
-    actor, _ = await resolve_actor(svc, context, new.user, change.chat)
+    actor, language = await resolve_actor(svc, context, new.user, change.chat)
     if (actor.is_member and actor.sector_id == sector.id) or actor.is_staff:
         return
     if await enrolment.mute(context.bot, change.chat.id, new.user.id):
         await svc.store.audit.record(None, "group.muted_unqualified", f"user:{new.user.id}",
                                      sector=sector.id)
-        await enrolment.notify(svc, new.user.id, "groups.muted_dm", "muted", sector=sector.name)
+        await enrolment.notify(svc, new.user.id, "groups.muted_dm", "muted", language,
+                               sector=sector.name)
 
 
 async def bot_status_changed(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]

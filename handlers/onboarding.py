@@ -165,13 +165,18 @@ async def finish(turn: Turn) -> int:
     store = turn.svc.store
     person = await store.people.get(turn.actor.user_id)
     assert person is not None and person.sector_id is not None
+    sector = await store.sectors.get(person.sector_id)
+    assert sector is not None
     pending = await store.join_requests.pending_for(person.user_id)
+    if pending is None and sector.chat_id is not None and await enrolment.is_muted(
+        turn.context.bot, sector.chat_id, person.user_id
+    ):
+        # Already in the group, muted because a neighbour added them: review them as a request.
+        pending = await store.join_requests.open(person.user_id, sector.chat_id, sector.id)
     if pending is not None:
         await turn.reply("enrolment.request_under_review")
         await enrolment.review_join(turn.svc, turn.context.bot, pending)
         return ConversationHandler.END
-    sector = await store.sectors.get(person.sector_id)
-    assert sector is not None
     await turn.say(await enrolment.invite_text(turn.svc, turn.language, sector))
     return ConversationHandler.END
 

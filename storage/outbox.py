@@ -144,6 +144,13 @@ class Outbox:
         )
         return [_row(row) for row in rows]
 
+    async def purge_finished(self, before: float) -> int:
+        """Forget settled rows: they hold copies of what was sent (streets, cards)."""
+        return await self.db.execute(
+            "DELETE FROM outbox WHERE status IN (?, ?) AND finished_at < ?",
+            (DELIVERED, FAILED, before),
+        )
+
     async def counts(self) -> dict[str, int]:
         rows = await self.db.fetch_all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         return {row[0]: row[1] for row in rows}

@@ -698,6 +698,19 @@ async def test_a_real_application_talks_to_people(emu: TelegramEmulator) -> None
             assert welcome.buttons == ["Oui"]
             alice.press("Oui")
             await emu.wait_until(lambda: alice.last().text == "Merci")
+
+            mark = emu.mark()
+            alice.send_command("/start")
+            await emu.wait_until(lambda: alice.last().text.startswith("Bienvenue"))
+            # The answer came before the wait began: only a mark (or since=) still finds it.
+            again = await alice.wait_for(text="Bienvenue", since=mark, timeout=1)
+            assert again.message_id > welcome.message_id
+            # By default a wait starts at the latest action, so the early answer counts.
+            found = await alice.wait_for(text="Bienvenue", timeout=1)
+            assert found.message_id == again.message_id
+            # A wait that starts later says what it missed.
+            with pytest.raises(TimeoutError, match=f"#{again.message_id} matches but was sent"):
+                await alice.wait_for(text="Bienvenue", since=emu.mark(), timeout=0.1)
         finally:
             await app.updater.stop()
             await app.stop()

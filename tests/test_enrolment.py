@@ -235,7 +235,7 @@ async def test_referent_applies_is_approved_and_then_reviews_requests(
     await enrol(alice, "Centre-bourg")
     await join(commune, alice, centre, official)
     alice.send_command("/devenir_referent")
-    await alice.wait_for(text="motivation")
+    await alice.wait_for(text="souhaitez devenir référent")
     alice.send_text("Je connais bien le quartier.")
     await alice.wait_for(text=fr("referents.applied"))
     card = await official.wait_for(text="Candidature de référent")
@@ -299,6 +299,19 @@ async def test_member_added_by_a_neighbour_is_muted(
     centre.add_member(commune.bob, by=commune.alice)
     await commune.emu.wait_until(lambda: centre.member_status(commune.bob) == "restricted")
     await commune.bob.wait_for(text="not enrolled in it yet")
+    assert not centre.can_send(commune.bob)
+
+    # Once he enrols in that sector and is approved, he may speak.
+    commune.bob.send_command("/start")
+    await commune.bob.wait_for(text="Do you accept this charter?")
+    commune.bob.press("✅ I accept the charter")
+    await commune.bob.wait_for(text="Which sector")
+    commune.bob.press("Centre-bourg")
+    await commune.bob.wait_for(text="street")
+    commune.bob.press("Skip")
+    await commune.official.wait_for(text="Demande pour rejoindre")
+    commune.official.press(fr("enrolment.approve"))
+    await commune.emu.wait_until(lambda: centre.can_send(commune.bob))
 
 
 async def test_group_upgrade_keeps_the_sector_linked(

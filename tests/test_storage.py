@@ -113,6 +113,18 @@ async def test_outbox_dedupe_claim_and_requeue(store: Store) -> None:
     assert again_row.attempts == 1 and again_row.last_error == "interrupted"
 
 
+async def test_settled_outbox_rows_are_forgotten_after_the_keep_period(store: Store) -> None:
+    ids = await store.outbox.enqueue([
+        Message(chat_id=c, method="sendMessage", payload={"text": "x"}, purpose="t")
+        for c in (1, 2, 3)
+    ])
+    await store.outbox.delivered(ids[0], 1)
+    await store.outbox.failed(ids[1], "forbidden")
+    assert await store.outbox.purge_finished(before=0) == 0
+    assert await store.outbox.purge_finished(before=1e12) == 2
+    assert await store.outbox.get(ids[2]) is not None  # still pending: kept
+
+
 async def test_chat_migration_moves_sector_and_queued_rows(store: Store) -> None:
     await store.sectors.sync(["Nord"])
     nord = await store.sectors.by_name("Nord")
