@@ -55,6 +55,9 @@ class Database:
                 await self._conn.execute(pragma)
             await self._check_integrity()
             await self.migrate(migrate_to)
+        except StorageError:
+            await self.close()
+            raise
         except sqlite3.DatabaseError as exc:
             await self.close()
             raise StorageError(f"{self.path}: {exc}") from None
