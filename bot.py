@@ -24,7 +24,8 @@ from core.geo import sector_polygons
 from core.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.services import KEY, Services
 from core.settings import ConfigError, Settings, config_path, load_settings
-from handlers import common, fallback, groups, membership, onboarding, referents
+from core.telegram_bot import VigieBot
+from handlers import common, fallback, groups, membership, moderation, onboarding, referents
 from storage import StorageError, Store
 
 # Conversation buttons are tracked per chat on purpose (per_message=False): PTB's reminder
@@ -41,13 +42,12 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     assert settings.telegram.token is not None
     token = settings.telegram.token.get_secret_value()
     api, files = settings.telegram.api_base_url, settings.telegram.files_url
+    # Direct replies are rate-limited by PTB; the outbox paces itself (see core/outbox.py).
+    bot = VigieBot(token, base_url=api, base_file_url=files,
+                   rate_limiter=AIORateLimiter(max_retries=3))
     app = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(api)
-        .base_file_url(files)
-        # Direct replies only; the outbox paces itself (see core/outbox.py).
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .bot(bot)
         # ConversationHandler is not safe with concurrent updates.
         .concurrent_updates(False)
         .post_init(lifecycle.startup)
@@ -65,7 +65,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         sector_polygons=sector_polygons(settings.sectors),
     )
     # Order matters within a handler group: flows first, the catch-all fallback last.
-    for module in (onboarding, membership, referents, groups, common, fallback):
+    for module in (onboarding, membership, referents, moderation, groups, common, fallback):
         module.register(app)
     return app
 

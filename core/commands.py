@@ -28,6 +28,8 @@ COMMANDS: list[Command] = [
     Command("secteur", ("sector",), Action.MY_SECTOR),
     Command("devenir_referent", ("become_referent",), Action.APPLY_REFERENT),
     Command("referents", (), Action.MANAGE_REFERENTS),
+    Command("exclure", ("exclude",), Action.EXCLUDE),
+    Command("reintegrer", ("reinstate",), Action.REINSTATE),
     Command("lier_secteur", ("link_sector",), Action.LINK_SECTOR),
     Command("delier_secteur", ("unlink_sector",), Action.UNLINK_SECTOR),
     Command("langue", ("language",), Action.LANGUAGE),

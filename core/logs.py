@@ -35,6 +35,10 @@ class _Redactor:
     def __call__(
         self, logger: Any, method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
+        message = event.get("event")
+        if isinstance(message, str) and "Received data was" in message:
+            # PTB dumps raw updates (names, texts) when it cannot parse them: keep the gist.
+            event["event"] = message.split("Received data was")[0] + "Received data withheld"
         for key, value in event.items():
             if isinstance(value, str):
                 event[key] = redact(value, self.secrets)

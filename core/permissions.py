@@ -69,6 +69,8 @@ class Action(StrEnum):
     DECIDE_JOIN = "decide_join"
     DECIDE_REFERENT = "decide_referent"
     MANAGE_REFERENTS = "manage_referents"
+    EXCLUDE = "exclude"
+    REINSTATE = "reinstate"
     LINK_SECTOR = "link_sector"
     UNLINK_SECTOR = "unlink_sector"
 
@@ -123,6 +125,10 @@ RULES: dict[Action, Rule] = {
     Action.DECIDE_JOIN: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
     Action.DECIDE_REFERENT: Rule(EVERYWHERE, staff, "denied.officials_only"),
     Action.MANAGE_REFERENTS: Rule(PRIVATE, staff, "denied.officials_only"),
+    # In a sector group, as a reply (referents of that sector); in private, by id.
+    Action.EXCLUDE: Rule(frozenset({ChatKind.PRIVATE, ChatKind.SECTOR_GROUP}),
+                         referent_here_or_staff, "denied.referents_only"),
+    Action.REINSTATE: Rule(PRIVATE, staff, "denied.officials_only"),
     Action.LINK_SECTOR: Rule(GROUPS, staff, "denied.officials_only"),
     Action.UNLINK_SECTOR: Rule(frozenset({ChatKind.SECTOR_GROUP}), staff, "denied.officials_only"),
 }

@@ -208,6 +208,12 @@ class TelegramEmulator:
         """Tracebacks of emulator bugs hit while serving requests (answered with 500)."""
         return list(self._server.internal_errors) if self._server else []
 
+    def inject_update(self, kind: str, payload: Any) -> bool:
+        """Queue a raw update exactly as given, malformed or of an unknown type: what a
+        broken or newer Telegram might send. False if the bot's allowed_updates drop it."""
+        with self._state.lock:
+            return self._state.updates.push(kind, payload)
+
     # --- waiting ------------------------------------------------------------------------------
 
     def mark(self) -> Mark:

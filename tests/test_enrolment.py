@@ -366,3 +366,35 @@ async def test_location_inside_and_outside_the_polygons(
         assert person is not None and person.sector_id is not None
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("vigie.db*"))
     assert b"48.5" not in stored and b"2.5" not in stored  # the location is never stored
+
+
+async def test_exclusion_by_reply_and_reinstatement(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    centre = await link(commune, "Centre-bourg")
+    alice, carol, official = commune.alice, commune.carol, commune.official
+    for person in (alice, carol):
+        await enrol(person, "Centre-bourg")
+        await join(commune, person, centre, official)
+    insult = carol.send_text("un message contraire à la charte", chat=centre)
+    alice.send_command("/exclure", chat=centre, reply_to=insult["message_id"])
+    await centre.wait_for(text=fr("denied.referents_only"))  # a resident may not
+    assert centre.member_status(carol) == "member"
+
+    official.send_command("/exclure", chat=centre, reply_to=insult["message_id"])
+    await centre.wait_for(text=fr("moderation.excluded"))
+    await carol.wait_for(text="exclu du dispositif")
+    await commune.emu.wait_until(lambda: centre.member_status(carol) == "kicked")
+    store = services_of(vigie).store
+    person = await store.people.get(carol.id)
+    assert person is not None and person.status == "excluded"
+    assert "member.excluded" in [e["action"] for e in await store.audit.entries()]
+
+    carol.send_command("/start")
+    await carol.wait_for(text=fr("denied.excluded"))
+
+    official.send_command("/reintegrer", args=str(carol.id))
+    await official.wait_for(text=fr("moderation.reinstated"))
+    await commune.emu.wait_until(lambda: centre.member_status(carol) == "left")
+    carol.send_command("/start")
+    await carol.wait_for(text="Dans quel secteur")

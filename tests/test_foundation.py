@@ -110,6 +110,27 @@ async def test_private_command_in_a_group_is_refused_there(
     await group.wait_for(text=fr("denied.private_only"))
 
 
+async def test_malformed_and_unknown_updates_do_not_stop_the_bot(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    emu = commune.emu
+    emu.inject_update("message", {"message_id": "x", "chat": "oops", "text": "Alice Martin"})
+    emu.inject_update("callback_query", {"id": 5})
+    emu.inject_update("message", {"message_id": 9, "date": 1, "chat": {"id": 1, "type": "private"},
+                                  "brand_new_field": {"from": "a future Bot API"}})
+    commune.carol.send_command("/aide")
+    await commune.carol.wait_for(text=fr("help.title"))
+    assert "Alice Martin" not in LOG_FILE.read_text(encoding="utf-8")
+
+
+async def test_a_failing_handler_apologises_politely(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    commune.emu.faults.fail_next("sendMessage", status=500, times=1)
+    commune.carol.send_command("/aide")
+    await commune.carol.wait_for(text=fr("errors.generic"))
+
+
 async def test_outbox_honours_429_and_delivers_once(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:

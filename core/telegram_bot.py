@@ -1,0 +1,35 @@
+"""The bot object the Application uses: PTB's ExtBot, tolerant of malformed updates.
+
+PTB parses a whole getUpdates batch at once; one update it cannot parse makes the batch
+fail, the offset never advances, and the same batch is fetched forever (and logged in full,
+names and texts included). Here each update is checked on its own: one that cannot be
+parsed is replaced by an empty Update with the same id, so it is confirmed and skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ExtBot
+
+from core import logs
+
+log = logs.get("telegram_bot")
+
+
+class VigieBot(ExtBot[None]):
+    async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, *args, **kwargs)
+        if endpoint == "getUpdates" and isinstance(result, list):
+            return [self._parseable(item) for item in result]
+        return result
+
+    def _parseable(self, item: Any) -> Any:
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        try:
+            Update.de_json(item, self)
+        except Exception as error:
+            log.warning("update.malformed", update_id=update_id, error=type(error).__name__)
+            return {"update_id": update_id if isinstance(update_id, int) else 0}
+        return item
