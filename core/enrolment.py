@@ -70,7 +70,7 @@ def html_message(chat_id: int, text: str, purpose: str, ref: str | None = None,
                  buttons: list[list[tuple[str, str]]] | None = None,
                  dedupe_key: str | None = None) -> Message:
     payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
-                                  "disable_web_page_preview": True}
+                                  "link_preview_options": {"is_disabled": True}}
     if buttons:
         payload["reply_markup"] = {"inline_keyboard": [
             [{"text": label, "callback_data": data} for label, data in row] for row in buttons
@@ -126,23 +126,30 @@ async def settle_join(svc: Services, bot: Bot, request: JoinRequest, approve: bo
     status = "approved" if approve else "declined"
     if not await svc.store.join_requests.decide(request.id, status, decided_by):
         return False
+    in_group = approve
     try:
         if approve:
             await bot.approve_chat_join_request(request.chat_id, request.user_id)
         else:
             await bot.decline_chat_join_request(request.chat_id, request.user_id)
     except TelegramError as error:
-        # The request expired or was handled in Telegram itself: our record still stands.
+        # The request expired, or the person is already inside (muted after being added
+        # by a neighbour): our decision stands either way, what Telegram says decides
+        # what the person is told.
         log.info("join.telegram_refused", request=request.id, error=error.message)
-    if approve:
-        # Someone added to the group by a neighbour was muted there; now they qualify.
+        in_group = approve and await is_in_group(bot, request.chat_id, request.user_id)
+    if in_group:
         await unmute(bot, request.chat_id, request.user_id)
     await svc.store.audit.record(decided_by, f"join.{status}", f"user:{request.user_id}",
                                  sector=request.sector_id)
     sector = await svc.store.sectors.get(request.sector_id)
     name = sector.name if sector else ""
-    if approve:
+    if in_group:
         await notify(svc, request.user_id, "enrolment.join_approved", "join_result", sector=name)
+    elif approve and sector is not None:
+        text = await invite_text(svc, await language_of(svc, request.user_id), sector)
+        await notify(svc, request.user_id, "enrolment.join_expired", "join_result",
+                     invite=text)
     else:
         await notify(svc, request.user_id, reason_key or "enrolment.join_declined",
                      "join_result", sector=name)
@@ -186,12 +193,20 @@ async def mute(bot: Bot, chat_id: int, user_id: int) -> bool:
         return False
 
 
-async def is_muted(bot: Bot, chat_id: int, user_id: int) -> bool:
+async def _status(bot: Bot, chat_id: int, user_id: int) -> str | None:
     try:
-        member = await bot.get_chat_member(chat_id, user_id)
+        return (await bot.get_chat_member(chat_id, user_id)).status
     except TelegramError:
-        return False
-    return member.status == ChatMember.RESTRICTED
+        return None
+
+
+async def is_muted(bot: Bot, chat_id: int, user_id: int) -> bool:
+    return await _status(bot, chat_id, user_id) == ChatMember.RESTRICTED
+
+
+async def is_in_group(bot: Bot, chat_id: int, user_id: int) -> bool:
+    return await _status(bot, chat_id, user_id) in (
+        ChatMember.MEMBER, ChatMember.RESTRICTED, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
 async def unmute(bot: Bot, chat_id: int, user_id: int) -> None:

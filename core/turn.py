@@ -17,6 +17,7 @@ from telegram import (
     Bot,
     Chat,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -32,6 +33,7 @@ from storage import Person
 
 log = logs.get("turn")
 T = TypeVar("T")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 
@@ -127,7 +129,7 @@ class Turn:
         chat = self.update.effective_chat
         assert chat is not None
         return await self.context.bot.send_message(
-            chat.id, text, reply_markup=markup, disable_web_page_preview=True
+            chat.id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
         )
 
     async def answer(self, key: str | None = None, alert: bool = False, **values: Any) -> None:

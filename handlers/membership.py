@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from core import enrolment, logs
 from core.commands import command
 from core.permissions import Action
-from core.turn import Turn, guarded
+from core.turn import NO_PREVIEW, Turn, guarded
 
 log = logs.get("handlers.membership")
 
@@ -35,7 +35,7 @@ async def my_sector(turn: Turn) -> None:
     )
     await turn.context.bot.send_message(turn.place.chat_id, "\n\n".join(lines),
                                         parse_mode=ParseMode.HTML, reply_markup=markup,
-                                        disable_web_page_preview=True)
+                                        link_preview_options=NO_PREVIEW)
 
 
 @guarded(Action.MY_SECTOR)

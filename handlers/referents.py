@@ -125,7 +125,7 @@ async def decide_application(turn: Turn) -> None:
 @guarded(Action.MANAGE_REFERENTS)
 async def manage(turn: Turn) -> None:
     """List referents per sector with revoke buttons; `/referents nommer <id> <secteur>`."""
-    if turn.args[:1] == ["nommer"] or turn.args[:1] == ["appoint"]:
+    if turn.args[:1] in (["nommer"], ["appoint"]):
         await appoint_by_command(turn)
         return
     store = turn.svc.store

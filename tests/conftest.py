@@ -59,6 +59,13 @@ class Commune:
     carol: Person
     groups: dict[str, Group]
 
+    def group_with_bot(self, title: str, members: list[Person] | None = None) -> Group:
+        """A supergroup created by the official, with the bot as a full administrator."""
+        group = self.emu.create_group(title, creator=self.official, members=members or [],
+                                      supergroup=True)
+        group.add_bot(by=self.official)
+        return group
+
 
 @pytest.fixture
 def commune(emulator: TelegramEmulator) -> Commune:

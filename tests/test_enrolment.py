@@ -53,6 +53,14 @@ async def enrol(person: Person, sector: str, street: str | None = None) -> SentM
     return await person.wait_for(text=sector)
 
 
+async def centre_member(commune: Commune, person: Person) -> Group:
+    """`person` enrolled in Centre-bourg and let into its group by the official."""
+    centre = commune.groups.get("Centre-bourg") or await link(commune, "Centre-bourg")
+    await enrol(person, "Centre-bourg")
+    await join(commune, person, centre, commune.official)
+    return centre
+
+
 async def join(commune: Commune, person: Person, group: Group, decider: Person) -> None:
     person.request_join(join_link(group))
     await decider.wait_for(text="Demande pour rejoindre")
@@ -196,10 +204,8 @@ async def test_charter_bump_is_told_once_and_gates_group_entry(
 async def test_moving_sector_leaves_the_old_group(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    centre = await link(commune, "Centre-bourg")
+    centre = await centre_member(commune, commune.alice)
     hauts = await link(commune, "Les Hauts")
-    await enrol(commune.alice, "Centre-bourg")
-    await join(commune, commune.alice, centre, commune.official)
     commune.alice.send_command("/secteur")
     await commune.alice.wait_for(text="Centre-bourg")
     commune.alice.press(fr("membership.move"))
@@ -208,16 +214,15 @@ async def test_moving_sector_leaves_the_old_group(
     await commune.alice.wait_for(text=join_link(hauts))
     await commune.emu.wait_until(lambda: centre.member_status(commune.alice) == "left")
     person = await services_of(vigie).store.people.get(commune.alice.id)
-    hauts_id = (await services_of(vigie).store.sectors.by_name("Les Hauts")).id  # type: ignore[union-attr]
-    assert person is not None and person.sector_id == hauts_id
+    hauts_sector = await services_of(vigie).store.sectors.by_name("Les Hauts")
+    assert hauts_sector is not None
+    assert person is not None and person.sector_id == hauts_sector.id
 
 
 async def test_leaving_the_scheme(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    centre = await link(commune, "Centre-bourg")
-    await enrol(commune.alice, "Centre-bourg")
-    await join(commune, commune.alice, centre, commune.official)
+    centre = await centre_member(commune, commune.alice)
     commune.alice.send_command("/quitter")
     await commune.alice.wait_for(text=fr("membership.leave_confirm"))
     commune.alice.press(fr("membership.leave_yes"))
@@ -230,10 +235,8 @@ async def test_leaving_the_scheme(
 async def test_referent_applies_is_approved_and_then_reviews_requests(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    centre = await link(commune, "Centre-bourg")
     alice, official = commune.alice, commune.official
-    await enrol(alice, "Centre-bourg")
-    await join(commune, alice, centre, official)
+    centre = await centre_member(commune, alice)
     alice.send_command("/devenir_referent")
     await alice.wait_for(text="souhaitez devenir référent")
     alice.send_text("Je connais bien le quartier.")
@@ -262,9 +265,7 @@ async def test_referent_applies_is_approved_and_then_reviews_requests(
 async def test_resident_cannot_link_and_unknown_sector_is_named(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    group = commune.emu.create_group("Voisins", creator=commune.official,
-                                     members=[commune.alice], supergroup=True)
-    group.add_bot(by=commune.official)
+    group = commune.group_with_bot("Voisins", members=[commune.alice])
     commune.alice.send_command("/lier_secteur", args="Centre-bourg", chat=group)
     await group.wait_for(text=fr("denied.officials_only"))
     commune.official.send_command("/lier_secteur", args="Atlantide", chat=group)
@@ -291,9 +292,7 @@ async def test_missing_rights_are_listed(
 async def test_member_added_by_a_neighbour_is_muted(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    centre = await link(commune, "Centre-bourg")
-    await enrol(commune.alice, "Centre-bourg")
-    await join(commune, commune.alice, centre, commune.official)
+    centre = await centre_member(commune, commune.alice)
     commune.bob.send_command("/aide")  # Bob has started the bot, so he can be told why
     await commune.bob.wait_for(text="Here is what you can do")
     centre.add_member(commune.bob, by=commune.alice)
@@ -371,11 +370,9 @@ async def test_location_inside_and_outside_the_polygons(
 async def test_exclusion_by_reply_and_reinstatement(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    centre = await link(commune, "Centre-bourg")
     alice, carol, official = commune.alice, commune.carol, commune.official
     for person in (alice, carol):
-        await enrol(person, "Centre-bourg")
-        await join(commune, person, centre, official)
+        centre = await centre_member(commune, person)
     insult = carol.send_text("un message contraire à la charte", chat=centre)
     alice.send_command("/exclure", chat=centre, reply_to=insult["message_id"])
     await centre.wait_for(text=fr("denied.referents_only"))  # a resident may not

@@ -103,9 +103,7 @@ async def test_bad_input_gets_a_short_answer_and_changes_nothing(
 async def test_private_command_in_a_group_is_refused_there(
     vigie: Application, commune: Commune  # type: ignore[type-arg]
 ) -> None:
-    group = commune.emu.create_group("Voisins", creator=commune.official,
-                                     members=[commune.alice], supergroup=True)
-    group.add_bot(by=commune.official)
+    group = commune.group_with_bot("Voisins", members=[commune.alice])
     commune.alice.send_command("/langue", chat=group)
     await group.wait_for(text=fr("denied.private_only"))
 
