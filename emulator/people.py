@@ -65,7 +65,44 @@ def _action(method: Callable[P, R]) -> Callable[P, R]:
     return act
 
 
-class Person:
+class _ChatReader:
+    """Reading what the bot sent to one chat: shared by Person (its private chat) and Group.
+
+    Subclasses name the chat with `_read_chat_id`.
+    """
+
+    _state: State
+
+    @property
+    def _read_chat_id(self) -> int:
+        raise NotImplementedError
+
+    def last(self) -> SentMessage | None:
+        """The bot's newest message in the chat, or None if it sent nothing there."""
+        messages = self._bot_messages()
+        return messages[-1] if messages else None
+
+    async def wait_for(
+        self,
+        predicate: Predicate | None = None,
+        *,
+        text: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the test API's contract names it so
+        since: Since = None,
+    ) -> SentMessage:
+        """The first new bot message in the chat matching `predicate` and `text`.
+
+        A person's chat is their private chat with the bot; a group's is the group.
+        """
+        return await wait_for_message(
+            self._state, self._read_chat_id, predicate, text, timeout, since
+        )
+
+    def _bot_messages(self) -> list[SentMessage]:
+        return sent_messages(self._state, self._read_chat_id)
+
+
+class Person(_ChatReader):
     """A Telegram user driven by the test. `chat` arguments default to the bot's private chat."""
 
     def __init__(self, state: State, user_id: int):
@@ -324,24 +361,13 @@ class Person:
 
     def inbox(self) -> list[SentMessage]:
         """Everything the bot sent this person in private, oldest first."""
-        return sent_messages(self._state, self.id)
-
-    def last(self) -> SentMessage | None:
-        messages = self.inbox()
-        return messages[-1] if messages else None
-
-    async def wait_for(
-        self,
-        predicate: Predicate | None = None,
-        *,
-        text: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the test API's contract names it so
-        since: Since = None,
-    ) -> SentMessage:
-        """The first new bot message in the private chat matching `predicate` and `text`."""
-        return await wait_for_message(self._state, self.id, predicate, text, timeout, since)
+        return self._bot_messages()
 
     # --- internals --------------------------------------------------------------------------
+
+    @property
+    def _read_chat_id(self) -> int:
+        return self.id  # a private chat has its person's id
 
     def _target(self, chat: Group | int | None) -> Chat:
         if chat is None:
@@ -430,7 +456,7 @@ class Person:
         return payload
 
 
-class Group:
+class Group(_ChatReader):
     """A basic group or supergroup. `id` follows the group through an upgrade."""
 
     def __init__(self, state: State, chat_id: int):
@@ -564,24 +590,14 @@ class Group:
             return [state.invite_link_json(link) for link in self.chat.invite_links.values()]
 
     def sent(self) -> list[SentMessage]:
-        return sent_messages(self._state, self.id)
-
-    def last(self) -> SentMessage | None:
-        messages = self.sent()
-        return messages[-1] if messages else None
-
-    async def wait_for(
-        self,
-        predicate: Predicate | None = None,
-        *,
-        text: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the test API's contract names it so
-        since: Since = None,
-    ) -> SentMessage:
-        """The first new bot message in the group matching `predicate` and `text`."""
-        return await wait_for_message(self._state, self.id, predicate, text, timeout, since)
+        """Everything the bot sent in the group, oldest first."""
+        return self._bot_messages()
 
     # --- internals --------------------------------------------------------------------------
+
+    @property
+    def _read_chat_id(self) -> int:
+        return self.id  # the current chat, after an upgrade to a supergroup
 
     def _require_admin(self, person: Person) -> None:
         if self.chat.member(person.id).status not in ("creator", "administrator"):

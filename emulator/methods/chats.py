@@ -128,10 +128,7 @@ def unban_chat_member(state: State, params: Params) -> bool:
 
 @method("restrictChatMember")
 def restrict_chat_member(state: State, params: Params) -> bool:
-    chat = member_chat(state, params)
-    require_supergroup(chat)
-    require_right(state, chat, "can_restrict_members", _RESTRICT_RIGHTS)
-    user = target_user(state, params)
+    chat, user = _administered_supergroup(state, params, "can_restrict_members", _RESTRICT_RIGHTS)
     _require_manageable(state, chat, user)
     permissions = params.structured("permissions")
     if not isinstance(permissions, dict):
@@ -175,10 +172,7 @@ def promote_chat_member(state: State, params: Params) -> bool:
 
 @method("setChatAdministratorCustomTitle")
 def set_chat_administrator_custom_title(state: State, params: Params) -> bool:
-    chat = member_chat(state, params)
-    require_supergroup(chat)
-    require_right(state, chat, "can_promote_members", NOT_ENOUGH_RIGHTS)
-    user = target_user(state, params)
+    chat, user = _administered_supergroup(state, params, "can_promote_members", NOT_ENOUGH_RIGHTS)
     standing = chat.member(user.id)
     if standing.status != "administrator":
         raise bad_request("user is not an administrator")
@@ -281,6 +275,16 @@ def _administered(state: State, params: Params, right: str, reason: str) -> tupl
     chat = member_chat(state, params)
     if chat.type == "private":
         raise bad_request("method is available for supergroup and channel chats only")
+    require_right(state, chat, right, reason)
+    return chat, target_user(state, params)
+
+
+def _administered_supergroup(
+    state: State, params: Params, right: str, reason: str
+) -> tuple[Chat, User]:
+    """Like _administered, for the methods Telegram offers in supergroups only."""
+    chat = member_chat(state, params)
+    require_supergroup(chat)
     require_right(state, chat, right, reason)
     return chat, target_user(state, params)
 

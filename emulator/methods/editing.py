@@ -8,7 +8,13 @@ from emulator.errors import NOT_MODIFIED, QUERY_TOO_OLD, bad_request
 from emulator.htmltext import ParsedText
 from emulator.methods.access import member_chat, require_right, writable_chat
 from emulator.methods.base import Params, method
-from emulator.methods.content import caption, caption_content, message_text, reply_markup
+from emulator.methods.content import (
+    caption,
+    caption_content,
+    message_text,
+    reply_markup,
+    text_content,
+)
 from emulator.state import JSON, Chat, Message, State, now_timestamp
 
 # Telegram refuses answers to callback queries older than about this many seconds.
@@ -24,13 +30,7 @@ def edit_message_text(state: State, params: Params) -> JSON:
     if message.kind != "text":
         raise bad_request("there is no text in the message to edit")
     parsed = message_text(params)
-    markup = reply_markup(params, inline_only=True)
-    new_content = {"text": parsed.text}
-    if parsed.entities:
-        new_content["entities"] = parsed.entities
-    _apply_edit(state, message, _TEXT_FIELDS, new_content, markup)
-    message.raw, message.parse_mode = params.text("text"), params.text("parse_mode")
-    return state.message_json(message)
+    return _edit_text(state, params, message, _TEXT_FIELDS, text_content(parsed), "text")
 
 
 @method("editMessageCaption")
@@ -39,10 +39,7 @@ def edit_message_caption(state: State, params: Params) -> JSON:
     if message.kind not in ("photo", "document"):
         raise bad_request("there is no caption in the message to edit")
     parsed = caption(params) or ParsedText("")
-    markup = reply_markup(params, inline_only=True)
-    _apply_edit(state, message, _CAPTION_FIELDS, caption_content(parsed), markup)
-    message.raw, message.parse_mode = params.text("caption"), params.text("parse_mode")
-    return state.message_json(message)
+    return _edit_text(state, params, message, _CAPTION_FIELDS, caption_content(parsed), "caption")
 
 
 @method("editMessageReplyMarkup")
@@ -143,6 +140,24 @@ def _editable(state: State, params: Params) -> Message:
     if message.sender_id != state.bot.id:
         raise bad_request("message can't be edited")
     return message
+
+
+def _edit_text(
+    state: State,
+    params: Params,
+    message: Message,
+    replaced: tuple[str, ...],
+    new_fields: JSON,
+    raw_field: str,
+) -> JSON:
+    """editMessageText and editMessageCaption, once the new text is parsed.
+
+    As for a sent message, the text and parse mode the bot asked for are kept for assertions.
+    """
+    markup = reply_markup(params, inline_only=True)
+    _apply_edit(state, message, replaced, new_fields, markup)
+    message.raw, message.parse_mode = params.text(raw_field), params.text("parse_mode")
+    return state.message_json(message)
 
 
 def _apply_edit(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import mimetypes
+from collections.abc import Callable
 
 from emulator.errors import ApiError, bad_request
+from emulator.htmltext import ParsedText
 from emulator.methods.access import known_chat, writable_chat
 from emulator.methods.base import Params, method
 from emulator.methods.content import (
@@ -17,7 +19,7 @@ from emulator.methods.content import (
     reply_target,
     text_content,
 )
-from emulator.state import JSON, Message, Poll, State, StoredFile
+from emulator.state import JSON, Chat, Message, Poll, State, StoredFile
 
 PHOTO_UPLOAD_LIMIT = 10 * 1024 * 1024
 DOCUMENT_UPLOAD_LIMIT = 50 * 1024 * 1024
@@ -46,90 +48,33 @@ _MEDIA_KINDS = ("photo", "document")
 def send_message(state: State, params: Params) -> JSON:
     chat = writable_chat(state, params)
     parsed = message_text(params)
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    message = publish(
-        state,
-        chat,
-        params,
-        "text",
-        text_content(parsed),
-        raw=params.text("text"),
-        markup=markup,
-        reply_to=reply_to,
+    message = _send(
+        state, params, chat, "text", lambda: text_content(parsed), raw=params.text("text")
     )
     return state.message_json(message)
 
 
 @method("sendPhoto", sends=True)
 def send_photo(state: State, params: Params) -> JSON:
-    chat = writable_chat(state, params)
-    parsed = caption(params)
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    stored = _media(state, params, "photo", PHOTO_UPLOAD_LIMIT)
-    content = {"photo": [photo_size(stored)], **caption_content(parsed)}
-    message = publish(
-        state,
-        chat,
-        params,
-        "photo",
-        content,
-        raw=params.text("caption"),
-        markup=markup,
-        reply_to=reply_to,
-    )
-    return state.message_json(message)
+    return _send_with_caption(state, params, "photo", _photo_content)
 
 
 @method("sendDocument", sends=True)
 def send_document(state: State, params: Params) -> JSON:
-    chat = writable_chat(state, params)
-    parsed = caption(params)
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    stored = _media(state, params, "document", DOCUMENT_UPLOAD_LIMIT)
-    upload = params.upload("document")
-    document = stored.to_api()
-    if upload is not None:
-        document["file_name"] = upload.filename
-        document["mime_type"] = upload.content_type
-    content = {"document": document, **caption_content(parsed)}
-    message = publish(
-        state,
-        chat,
-        params,
-        "document",
-        content,
-        raw=params.text("caption"),
-        markup=markup,
-        reply_to=reply_to,
-    )
-    return state.message_json(message)
+    return _send_with_caption(state, params, "document", _document_content)
 
 
 @method("sendLocation", sends=True)
 def send_location(state: State, params: Params) -> JSON:
     chat = writable_chat(state, params)
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    content = {"location": _location(params)}
-    message = publish(state, chat, params, "location", content, markup=markup, reply_to=reply_to)
+    message = _send(state, params, chat, "location", lambda: {"location": _location(params)})
     return state.message_json(message)
 
 
 @method("sendVenue", sends=True)
 def send_venue(state: State, params: Params) -> JSON:
     chat = writable_chat(state, params)
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    location = _location(params)
-    title, address = params.text("title"), params.text("address")
-    if not title or not address:
-        raise bad_request("venue title and address must be non-empty")
-    venue = {"location": location, "title": title, "address": address}
-    content = {"venue": venue, "location": location}
-    message = publish(state, chat, params, "venue", content, markup=markup, reply_to=reply_to)
+    message = _send(state, params, chat, "venue", lambda: _venue_content(params))
     return state.message_json(message)
 
 
@@ -146,15 +91,11 @@ def send_poll(state: State, params: Params) -> JSON:
     if poll_type not in ("regular", "quiz"):
         raise bad_request("poll type is invalid")
     correct = _correct_options(params, len(options)) if poll_type == "quiz" else []
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    poll_id = _new_poll_id(state)
     # The poll is stored only once the flood limits have let the message through.
-    message = publish(
-        state, chat, params, "poll", {}, markup=markup, reply_to=reply_to, poll_id=poll_id
-    )
-    state.polls[poll_id] = Poll(
-        id=poll_id,
+    message = _send(state, params, chat, "poll", lambda: {}, new_poll=True)
+    assert message.poll_id is not None  # new_poll=True always gives the message one
+    state.polls[message.poll_id] = Poll(
+        id=message.poll_id,
         chat_id=chat.id,
         message_id=message.message_id,
         question=question,
@@ -171,29 +112,22 @@ def send_poll(state: State, params: Params) -> JSON:
 
 @method("copyMessage", sends=True)
 def copy_message(state: State, params: Params) -> JSON:
-    source = _source_message(state, params, "message to copy not found")
-    if source.kind == "service":
-        raise bad_request("message can't be copied")
-    chat = writable_chat(state, params)
-    content = copy.deepcopy(source.content)
-    content.pop("reply_markup", None)
+    source, chat, content = _resent(
+        state, params, "message to copy not found", "message can't be copied"
+    )
     new_caption = caption(params)
     if source.kind in _MEDIA_KINDS and new_caption is not None:
         content.pop("caption", None)
         content.pop("caption_entities", None)
         content.update(caption_content(new_caption))
-    markup = reply_markup(params)
-    reply_to = reply_target(chat, params)
-    message = publish(
+    message = _send(
         state,
-        chat,
         params,
+        chat,
         source.kind,
-        content,
+        lambda: content,
         raw=content.get("text", content.get("caption")),
-        markup=markup,
-        reply_to=reply_to,
-        poll_id=_new_poll_id(state) if source.poll_id else None,
+        new_poll=bool(source.poll_id),
     )
     _copy_poll(state, source, message)
     return {"message_id": message.message_id}
@@ -201,12 +135,9 @@ def copy_message(state: State, params: Params) -> JSON:
 
 @method("forwardMessage", sends=True)
 def forward_message(state: State, params: Params) -> JSON:
-    source = _source_message(state, params, "message to forward not found")
-    if source.kind == "service":
-        raise bad_request("message can't be forwarded")
-    chat = writable_chat(state, params)
-    content = copy.deepcopy(source.content)
-    content.pop("reply_markup", None)
+    source, chat, content = _resent(
+        state, params, "message to forward not found", "message can't be forwarded"
+    )
     content["forward_origin"] = {
         "type": "user",
         "sender_user": state.user_json(source.sender_id),
@@ -233,8 +164,84 @@ def send_chat_action(state: State, params: Params) -> bool:
     return True
 
 
+def _send(
+    state: State,
+    params: Params,
+    chat: Chat,
+    kind: str,
+    content: Callable[[], JSON],
+    *,
+    raw: str | None = None,
+    new_poll: bool = False,
+) -> Message:
+    """The path the send* methods share, once each has resolved the chat and its own text.
+
+    `content` is built only after the markup and reply checks pass, so that a refused request
+    stores no upload; a new poll's id is drawn then too, so that refusals use up no ids.
+    """
+    markup = reply_markup(params)
+    reply_to = reply_target(chat, params)
+    built = content()
+    poll_id = _new_poll_id(state) if new_poll else None
+    return publish(
+        state,
+        chat,
+        params,
+        kind,
+        built,
+        raw=raw,
+        markup=markup,
+        reply_to=reply_to,
+        poll_id=poll_id,
+    )
+
+
+def _send_with_caption(
+    state: State,
+    params: Params,
+    kind: str,
+    content: Callable[[State, Params, ParsedText | None], JSON],
+) -> JSON:
+    """sendPhoto and sendDocument: media content, plus the optional caption checked first."""
+    chat = writable_chat(state, params)
+    parsed = caption(params)
+    message = _send(
+        state,
+        params,
+        chat,
+        kind,
+        lambda: content(state, params, parsed),
+        raw=params.text("caption"),
+    )
+    return state.message_json(message)
+
+
 def photo_size(stored: StoredFile) -> JSON:
     return {**stored.to_api(), "width": 1280, "height": 960}
+
+
+def _photo_content(state: State, params: Params, parsed: ParsedText | None) -> JSON:
+    stored = _media(state, params, "photo", PHOTO_UPLOAD_LIMIT)
+    return {"photo": [photo_size(stored)], **caption_content(parsed)}
+
+
+def _document_content(state: State, params: Params, parsed: ParsedText | None) -> JSON:
+    stored = _media(state, params, "document", DOCUMENT_UPLOAD_LIMIT)
+    upload = params.upload("document")
+    document = stored.to_api()
+    if upload is not None:
+        document["file_name"] = upload.filename
+        document["mime_type"] = upload.content_type
+    return {"document": document, **caption_content(parsed)}
+
+
+def _venue_content(params: Params) -> JSON:
+    location = _location(params)
+    title, address = params.text("title"), params.text("address")
+    if not title or not address:
+        raise bad_request("venue title and address must be non-empty")
+    venue = {"location": location, "title": title, "address": address}
+    return {"venue": venue, "location": location}
 
 
 def _media(state: State, params: Params, field: str, upload_limit: int) -> StoredFile:
@@ -311,6 +318,20 @@ def _source_message(state: State, params: Params, missing: str) -> Message:
     if message.protect_content:
         raise bad_request("message has protected content and can't be forwarded")
     return message
+
+
+def _resent(state: State, params: Params, missing: str, refused: str) -> tuple[Message, Chat, JSON]:
+    """What copyMessage and forwardMessage start from: source, target chat, copied content.
+
+    The content loses its keyboard; copyMessage may attach a new one from reply_markup.
+    """
+    source = _source_message(state, params, missing)
+    if source.kind == "service":
+        raise bad_request(refused)
+    chat = writable_chat(state, params)
+    content = copy.deepcopy(source.content)
+    content.pop("reply_markup", None)
+    return source, chat, content
 
 
 def _new_poll_id(state: State) -> str:
