@@ -25,7 +25,16 @@ from core.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.services import KEY, Services
 from core.settings import ConfigError, Settings, config_path, load_settings
 from core.telegram_bot import VigieBot
-from handlers import common, fallback, groups, membership, moderation, onboarding, referents
+from handlers import (
+    common,
+    fallback,
+    groups,
+    membership,
+    moderation,
+    onboarding,
+    referents,
+    reports,
+)
 from storage import StorageError, Store
 
 # Conversation buttons are tracked per chat on purpose (per_message=False): PTB's reminder
@@ -65,7 +74,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         sector_polygons=sector_polygons(settings.sectors),
     )
     # Order matters within a handler group: flows first, the catch-all fallback last.
-    for module in (onboarding, membership, referents, moderation, groups, common, fallback):
+    for module in (onboarding, reports, membership, referents, moderation, groups, common,
+                   fallback):
         module.register(app)
     return app
 

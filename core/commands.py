@@ -25,6 +25,8 @@ class Command:
 COMMANDS: list[Command] = [
     Command("start", (), Action.START),
     Command("aide", ("help",), Action.HELP),
+    Command("signaler", ("report",), Action.REPORT),
+    Command("mes_signalements", ("my_reports",), Action.MY_REPORTS),
     Command("secteur", ("sector",), Action.MY_SECTOR),
     Command("devenir_referent", ("become_referent",), Action.APPLY_REFERENT),
     Command("referents", (), Action.MANAGE_REFERENTS),

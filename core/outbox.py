@@ -39,6 +39,7 @@ from core import logs
 from core.pacing import Pacer, is_private
 from core.settings import OutboxSettings
 from storage import Message, OutboxRow, Store
+from storage.outbox import FAILED
 
 log = logs.get("outbox")
 
@@ -154,10 +155,29 @@ class OutboxWorker:
             await asyncio.sleep(slot - now)
         return slot
 
+    async def _resolve(self, row: OutboxRow) -> dict[str, Any] | None:
+        """The row's parameters, with `message_id_of` (an earlier outbox row) replaced by
+        the Telegram message id it got; None while that message is not delivered yet."""
+        payload = dict(row.payload)
+        source_id = payload.pop("message_id_of", None)
+        if source_id is None:
+            return payload
+        source = await self.store.outbox.get(int(source_id))
+        if source is None or source.status == FAILED:
+            raise LookupError("the message to edit was never delivered")
+        if source.message_id is None:
+            return None
+        return {**payload, "message_id": source.message_id}
+
     async def _deliver(self, row: OutboxRow) -> None:
         try:
+            payload = await self._resolve(row)
+            if payload is None:
+                await self._later(row, 1.0 / self.settings.time_scale,
+                                  "waiting for the message to edit", counted=False)
+                return
             result = await self.bot.do_api_request(
-                row.method, api_kwargs={"chat_id": row.chat_id, **row.payload}
+                row.method, api_kwargs={"chat_id": row.chat_id, **payload}
             )
         except RetryAfter as error:
             await self._later(row, _retry_after_seconds(error), "429 retry after", counted=False)
@@ -174,6 +194,8 @@ class OutboxWorker:
                 await self.store.outbox.delivered(row.id, row.payload.get("message_id"))
             else:
                 await self._give_up(row, f"bad request: {error.message}")
+        except LookupError as error:
+            await self._give_up(row, str(error))
         except (TimedOut, NetworkError, TelegramError) as error:
             await self._backoff(row, f"{type(error).__name__}: {error.message}")
         except Exception as error:

@@ -69,6 +69,10 @@ class Action(StrEnum):
     DECIDE_JOIN = "decide_join"
     DECIDE_REFERENT = "decide_referent"
     MANAGE_REFERENTS = "manage_referents"
+    REPORT = "report"
+    MY_REPORTS = "my_reports"
+    TRIAGE_REPORT = "triage_report"
+    SET_REPORT_STATUS = "set_report_status"
     EXCLUDE = "exclude"
     REINSTATE = "reinstate"
     LINK_SECTOR = "link_sector"
@@ -99,6 +103,11 @@ def referent_here_or_staff(actor: Actor, place: Place) -> bool:
     return actor.is_staff or (place.sector_id is not None and place.sector_id in actor.referent_of)
 
 
+def liaison(actor: Actor, place: Place) -> bool:
+    """The gendarmerie: the liaison user, or anyone acting inside the liaison chat."""
+    return actor.is_liaison or place.kind is ChatKind.LIAISON_CHAT
+
+
 @dataclass(frozen=True)
 class Rule:
     chats: frozenset[ChatKind]
@@ -125,6 +134,11 @@ RULES: dict[Action, Rule] = {
     Action.DECIDE_JOIN: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
     Action.DECIDE_REFERENT: Rule(EVERYWHERE, staff, "denied.officials_only"),
     Action.MANAGE_REFERENTS: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.REPORT: Rule(PRIVATE, member, "denied.report_members_only"),
+    Action.MY_REPORTS: Rule(PRIVATE, met, "denied.not_enrolled"),
+    # Triage cards are pressed in the referent's private chat: the report names the sector.
+    Action.TRIAGE_REPORT: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
+    Action.SET_REPORT_STATUS: Rule(EVERYWHERE, liaison, "denied.liaison_only"),
     # In a sector group, as a reply (referents of that sector); in private, by id.
     Action.EXCLUDE: Rule(frozenset({ChatKind.PRIVATE, ChatKind.SECTOR_GROUP}),
                          referent_here_or_staff, "denied.referents_only"),

@@ -125,6 +125,18 @@ class EnrolmentSettings(Section):
     approval: Literal["referent", "auto"] = "referent"
 
 
+class ReportsSettings(Section):
+    # "triage": the sector's referents see each report first (Transmettre / Classer);
+    # "direct": reports go straight to the gendarmerie liaison and the officials.
+    relay_mode: Literal["triage", "direct"] = "triage"
+    # Minutes a report waits for a referent before it is relayed anyway, marked untriaged.
+    triage_timeout: float = Field(15.0, gt=0)
+    max_per_hour: int = Field(3, ge=1)
+    # Minutes within which reports of one sector and category may be grouped as one event.
+    similar_window: float = Field(30.0, gt=0)
+    description_max: int = Field(1000, ge=100, le=3000)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "console"] = "auto"
@@ -142,6 +154,7 @@ class Settings(BaseSettings):
     sectors: list[SectorSettings] = []
     roles: RolesSettings = RolesSettings()
     enrolment: EnrolmentSettings = EnrolmentSettings()
+    reports: ReportsSettings = ReportsSettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -11,15 +11,18 @@ from storage.enrolment import JoinRequest, JoinRequests, ReferentApplication, Re
 from storage.outbox import Message, Outbox, OutboxRow
 from storage.people import People, Person
 from storage.referents import ReferentRole, Referents
+from storage.reports import NewReport, Report, Reports
 from storage.sectors import Sector, Sectors
 
 __all__ = [
     "JoinRequest",
     "Message",
+    "NewReport",
     "OutboxRow",
     "Person",
     "ReferentApplication",
     "ReferentRole",
+    "Report",
     "Sector",
     "StorageError",
     "Store",
@@ -38,6 +41,7 @@ class Store:
         self.outbox = Outbox(self.db)
         self.audit = Audit(self.db)
         self.join_requests = JoinRequests(self.db)
+        self.reports = Reports(self.db)
         self.referent_applications = ReferentApplications(self.db)
 
     async def open(self) -> None:

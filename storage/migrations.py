@@ -135,4 +135,13 @@ MIGRATIONS: list[str] = [
 
     ALTER TABLE people ADD COLUMN charter_notice_version INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: reports: what the screen noticed, triage, grouping of similar reports.
+    """
+    ALTER TABLE reports ADD COLUMN screen_flags TEXT;
+    ALTER TABLE reports ADD COLUMN plate TEXT;
+    ALTER TABLE reports ADD COLUMN triaged_by INTEGER;
+    ALTER TABLE reports ADD COLUMN similar_to INTEGER REFERENCES reports(id);
+    ALTER TABLE reports ADD COLUMN triage_due_at REAL;
+    CREATE INDEX reports_triage_due ON reports(status, triage_due_at);
+    """,
 ]

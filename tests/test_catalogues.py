@@ -13,8 +13,10 @@ from core.permissions import RULES
 from core.settings import SUPPORTED_LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
+# turn.t("k"), turn.reply("k"), turn.answer("k"), i18n.t(language, "k"), notify(..., "k", ...)
 KEY_USE = re.compile(
-    r"""(?:\.t|\.reply|\.answer|\.refuse|i18n\.t\([^,]+,)\(\s*f?["']([a-z_]+\.[a-z_.{}]+)["']"""
+    r"""(?:(?:\.t|\.reply|\.answer|\.refuse|\bt)\(\s*|i18n\.t\([^,()]+,\s*|notify\(svc, [^,]+, )"""
+    r"""f?["']([a-z_]+\.[a-z_.{}]+)["']"""
 )
 
 

@@ -39,6 +39,7 @@ EVERYONE = set(ROLES)
 STAFF = {"official", "admin"}
 MET = EVERYONE - {"stranger", "excluded"}
 MEMBERS = {"resident", "referent_elsewhere", "referent"}
+LIAISON_ONLY = frozenset({"liaison"})
 
 # action -> place -> who may
 EXPECTED: dict[Action, dict[str, set[str]]] = {
@@ -54,6 +55,10 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.DECIDE_JOIN: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
     Action.DECIDE_REFERENT: dict.fromkeys(PLACES, STAFF),
     Action.MANAGE_REFERENTS: {"private": STAFF},
+    Action.REPORT: {"private": MEMBERS},
+    Action.MY_REPORTS: {"private": MET},
+    Action.TRIAGE_REPORT: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
+    Action.SET_REPORT_STATUS: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
     Action.EXCLUDE: {"private": STAFF, "sector_group": {"referent", *STAFF}},
     Action.REINSTATE: {"private": STAFF},
     Action.LINK_SECTOR: {"group": STAFF, "sector_group": STAFF},

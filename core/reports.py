@@ -1,0 +1,260 @@
+"""Reports, from a resident's confirmation to the gendarmerie and back.
+
+Everything here that reaches someone goes through the outbox, and is queued in the same
+transaction as the report change that causes it: a resident is told "envoyé" only once the
+report and its messages are on disk. Relay rows carry a dedupe key per (report, chat), so
+a report relayed twice (a referent and the triage timeout racing) reaches the liaison once.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+
+from telegram.constants import ParseMode
+
+from core import i18n, logs
+from core.enrolment import language_of
+from core.screening import similar
+from core.services import Services
+from storage import Message, NewReport, Report
+from storage.outbox import OutboxRow
+from storage.reports import LIAISON_STATUSES, RELAYED, TRIAGE
+
+log = logs.get("reports")
+
+CATEGORIES = ("vehicle", "behaviour", "doorstep", "burglary", "incivility", "other")
+WHEN = ("now", "today", "earlier")
+STATUS_CODES = {"r": "received", "p": "patrol_informed", "c": "closed", "u": "unfounded"}
+DISMISS_REASONS = ("duplicate", "out_of_scope", "too_vague", "charter")
+RELAY_CARD = "relay_card"
+
+
+def _html(chat_id: int, text: str, purpose: str, ref: str, dedupe_key: str | None = None,
+          buttons: list[list[tuple[str, str]]] | None = None, protect: bool = False) -> Message:
+    payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
+                                  "protect_content": protect}
+    if buttons:
+        payload["reply_markup"] = {"inline_keyboard": [
+            [{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
+    return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
+
+
+async def card_text(svc: Services, report: Report, language: str, similar: int = 0) -> str:
+    """The report as the referent, the liaison and the officials read it: facts only."""
+    sector = await svc.store.sectors.get(report.sector_id or 0)
+    t = lambda key, **v: i18n.t(language, key, **v)  # noqa: E731 - local shorthand
+    lines = [
+        t("reports.card_title", id=report.id, category=t(f"reports.category.{report.category}")),
+        t("reports.card_sector", sector=escape(sector.name if sector else "?")),
+        t("reports.card_when", when=t(f"reports.when.{report.occurred}"),
+          sent=time.strftime("%d/%m %H:%M", time.localtime(report.created_at))),
+        t("reports.card_description", description=escape(report.description or "")),
+    ]
+    if report.latitude is not None:
+        lines.append(t("reports.card_location"))
+    if report.photo_file_id:
+        lines.append(t("reports.card_photo"))
+    if report.screen_flags:
+        flags = ", ".join(t(f"reports.flag.{flag}") for flag in report.screen_flags.split(","))
+        lines.append(t("reports.card_screened", flags=flags))
+    if report.untriaged:
+        lines.append(t("reports.card_untriaged"))
+    if similar:
+        lines.append(t("reports.card_similar", count=similar))
+    lines.append(t("reports.card_status", status=t(f"reports.status.{report.status}")))
+    return "\n".join(lines)
+
+
+def status_buttons(report: Report, language: str) -> list[list[tuple[str, str]]]:
+    return [[(i18n.t(language, f"reports.status_button.{code}"), f"st:{report.id}:{code}")
+             for code in ("r", "p")],
+            [(i18n.t(language, f"reports.status_button.{code}"), f"st:{report.id}:{code}")
+             for code in ("c", "u")]]
+
+
+async def recipients(svc: Services) -> list[int]:
+    """The gendarmerie liaison chat, then each official: who receives relayed reports."""
+    roles = svc.settings.roles
+    chats = [roles.liaison_chat_id] if roles.liaison_chat_id is not None else []
+    return list(dict.fromkeys([*chats, *roles.officials]))
+
+
+async def relay_messages(svc: Services, report: Report) -> list[Message]:
+    """The card, the location pin and the photo, for the liaison (with the status
+    buttons) and each official (their copy is edited as the status changes)."""
+    messages: list[Message] = []
+    ref = f"report:{report.id}"
+    for chat_id in await recipients(svc):
+        is_liaison = chat_id == svc.settings.roles.liaison_chat_id
+        language = svc.settings.commune.language if is_liaison else await language_of(
+            svc, chat_id)
+        text = await card_text(svc, report, language)
+        buttons = status_buttons(report, language) if is_liaison else None
+        messages.append(_html(chat_id, text, RELAY_CARD, ref, f"relay:{report.id}:{chat_id}",
+                              buttons, protect=True))
+        if report.latitude is not None and report.longitude is not None:
+            messages.append(Message(chat_id, "sendLocation", {
+                "latitude": report.latitude, "longitude": report.longitude,
+                "protect_content": True}, "relay_location", ref,
+                f"relay-location:{report.id}:{chat_id}"))
+        if report.photo_file_id:
+            messages.append(Message(chat_id, "sendPhoto", {
+                "photo": report.photo_file_id, "protect_content": True,
+                "caption": i18n.t(language, "reports.photo_caption", id=report.id)},
+                "relay_photo", ref, f"relay-photo:{report.id}:{chat_id}"))
+    return messages
+
+
+async def refresh_cards(svc: Services, report: Report, similar: int = 0) -> list[Message]:
+    """Edits of every relayed card of `report` to show its current state."""
+    edits = []
+    for row in await svc.store.outbox.by_ref(RELAY_CARD, f"report:{report.id}"):
+        is_liaison = row.chat_id == svc.settings.roles.liaison_chat_id
+        language = svc.settings.commune.language if is_liaison else await language_of(
+            svc, row.chat_id)
+        payload: dict[str, object] = {
+            "message_id_of": row.id, "parse_mode": ParseMode.HTML,
+            "text": await card_text(svc, report, language, similar)}
+        if is_liaison and report.status not in ("closed", "unfounded"):
+            payload["reply_markup"] = {"inline_keyboard": [
+                [{"text": label, "callback_data": data} for label, data in line]
+                for line in status_buttons(report, language)]}
+        edits.append(Message(row.chat_id, "editMessageText", payload, "relay_edit",
+                             f"report:{report.id}"))
+    return edits
+
+
+async def triage_cards(svc: Services, report: Report) -> list[Message]:
+    messages = []
+    for referent in await svc.store.referents.of_sector(report.sector_id or 0):
+        language = await language_of(svc, referent)
+        buttons = [[(i18n.t(language, "reports.forward"), f"tri:{report.id}:f"),
+                    (i18n.t(language, "reports.dismiss"), f"tri:{report.id}:d")]]
+        messages.append(_html(referent, await card_text(svc, report, language), "triage_card",
+                              f"report:{report.id}", f"triage:{report.id}:{referent}",
+                              buttons, protect=True))
+    return messages
+
+
+async def _relay_or_group(svc: Services, report: Report) -> list[Message]:
+    """A relayed report becomes a new card, or joins a similar one already relayed."""
+    since = report.created_at - svc.settings.reports.similar_window * 60
+    for primary in await svc.store.reports.recent_relayed(report.sector_id or 0,
+                                                          report.category, since):
+        if primary.id == report.id:
+            continue
+        same_plate = report.plate is not None and report.plate == primary.plate
+        if same_plate or similar(report.description or "", primary.description or ""):
+            count = await svc.store.reports.group_under(report.id, primary.id)
+            await svc.store.audit.record(None, "report.grouped", f"report:{report.id}",
+                                         primary=primary.id)
+            return await refresh_cards(svc, primary, similar=count)
+    return await relay_messages(svc, report)
+
+
+async def submit(svc: Services, new: NewReport) -> Report:
+    """Store a confirmed report with everything it must send, in one transaction."""
+    settings = svc.settings.reports
+    referents = await svc.store.referents.of_sector(new.sector_id)
+    triage = settings.relay_mode == "triage" and bool(referents)
+    async with svc.store.transaction():
+        report = await svc.store.reports.create(
+            new, TRIAGE if triage else RELAYED,
+            time.time() + settings.triage_timeout * 60 if triage else None,
+            # Triage was asked for but the sector has no referent to do it.
+            untriaged=settings.relay_mode == "triage" and not triage)
+        messages = await (triage_cards(svc, report) if triage else _relay_or_group(svc, report))
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.audit.record(new.reporter_id, "report.created", f"report:{report.id}",
+                                     triage=triage)
+    svc.outbox.wake()
+    return report
+
+
+async def relay(svc: Services, report: Report, actor_id: int | None) -> Report | None:
+    """Triage → relayed, by a referent (actor) or by the timeout (untriaged)."""
+    async with svc.store.transaction():
+        moved = await svc.store.reports.transition(report.id, RELAYED, actor_id,
+                                                   untriaged=actor_id is None)
+        if moved is None:
+            return None
+        messages = await _relay_or_group(svc, moved)
+        messages += await _tell_reporter(svc, moved, "reports.relayed_dm")
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.audit.record(actor_id, "report.relayed", f"report:{report.id}",
+                                     untriaged=actor_id is None)
+    svc.outbox.wake()
+    return moved
+
+
+async def dismiss(svc: Services, report: Report, actor_id: int, reason: str) -> Report | None:
+    async with svc.store.transaction():
+        moved = await svc.store.reports.transition(report.id, "dismissed", actor_id, reason)
+        if moved is None:
+            return None
+        language = await language_of(svc, moved.reporter_id or 0)
+        messages = await _tell_reporter(svc, moved, "reports.dismissed_dm",
+                                        reason=i18n.t(language, f"reports.reason.{reason}"))
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.audit.record(actor_id, "report.dismissed", f"report:{report.id}",
+                                     reason=reason)
+    svc.outbox.wake()
+    return moved
+
+
+async def set_status(svc: Services, report: Report, status: str, actor_id: int
+                     ) -> Report | None:
+    """The liaison's answer: reaches the reporter, the triaging referent, every card."""
+    assert status in LIAISON_STATUSES
+    async with svc.store.transaction():
+        moved = await svc.store.reports.transition(report.id, status, actor_id)
+        if moved is None:
+            return None
+        language = await language_of(svc, moved.reporter_id or 0)
+        label = i18n.t(language, f"reports.status.{status}")
+        messages = await _tell_reporter(svc, moved, "reports.status_dm", status=label)
+        if moved.triaged_by is not None:
+            referent_language = await language_of(svc, moved.triaged_by)
+            messages.append(_html(
+                moved.triaged_by,
+                i18n.t(referent_language, "reports.status_referent", id=moved.id,
+                       status=i18n.t(referent_language, f"reports.status.{status}")),
+                "status_notice", f"report:{moved.id}"))
+        messages += await refresh_cards(svc, moved)
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.audit.record(actor_id, f"report.{status}", f"report:{report.id}")
+    svc.outbox.wake()
+    return moved
+
+
+async def _tell_reporter(svc: Services, report: Report, key: str, **values: str
+                         ) -> list[Message]:
+    if report.reporter_id is None:
+        return []
+    language = await language_of(svc, report.reporter_id)
+    text = i18n.t(language, key, id=report.id, **{k: escape(v) for k, v in values.items()})
+    return [_html(report.reporter_id, text, "reporter_notice", f"report:{report.id}")]
+
+
+async def relay_overdue(svc: Services) -> int:
+    """Reports no referent looked at in time go on, marked untriaged."""
+    overdue = await svc.store.reports.triage_due(time.time())
+    for report in overdue:
+        await relay(svc, report, None)
+    return len(overdue)
+
+
+async def tell_staff_of_failed_relay(svc: Services, row: OutboxRow, reason: str) -> None:
+    """A relay the liaison (or an official) refused must not go unnoticed."""
+    if not row.purpose.startswith("relay") or row.ref is None:
+        return
+    roles = svc.settings.roles
+    for user_id in dict.fromkeys([*roles.officials, *roles.admins]):
+        if user_id == row.chat_id:
+            continue
+        language = await language_of(svc, user_id)
+        await svc.outbox.send(_html(
+            user_id, i18n.t(language, "reports.relay_failed", ref=row.ref.split(":")[-1],
+                            chat=row.chat_id, reason=escape(reason)),
+            "relay_failure", row.ref, f"relay-failure:{row.id}:{user_id}"))

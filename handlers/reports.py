@@ -1,0 +1,321 @@
+"""/signaler: a resident's observation, step by step, then triage and the liaison's answer.
+
+Predefined choices come before free text (category, when), the description is screened,
+location and photo are optional, and nothing is sent before the resident confirms a
+summary. The draft lives in the conversation until then; the report, from confirmation on.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import ReplyKeyboardRemove as NoKeyboard
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from core import geo, logs
+from core import reports as domain
+from core.commands import command
+from core.permissions import Action
+from core.screening import plate_in, screen, sounds_like_emergency
+from core.services import KEY, Services
+from core.turn import Turn, guarded
+from handlers.common import cancel_conversation
+from storage import NewReport, Report
+
+log = logs.get("handlers.reports")
+
+CATEGORY, WHEN, DESCRIPTION, SCREENED, LOCATION, PHOTO, CONFIRM = range(7)
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # Telegram's limit for photos sent by bots
+
+
+def draft(turn: Turn) -> dict[str, Any]:
+    return turn.context.user_data.setdefault("report", {})  # type: ignore[union-attr]
+
+
+def buttons(turn: Turn, prefix: str, codes: tuple[str, ...], key: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(turn.t(f"{key}.{code}"), callback_data=f"{prefix}:{code}")]
+         for code in codes]
+    )
+
+
+def skip_photo_button(turn: Turn) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(turn.t("reports.skip"), callback_data="rep:skip:photo")]])
+
+
+@guarded(Action.REPORT)
+async def start_report(turn: Turn) -> int | None:
+    limit = turn.svc.settings.reports.max_per_hour
+    sent = await turn.svc.store.reports.count_since(turn.actor.user_id, time.time() - 3600)
+    if sent >= limit:
+        await turn.reply("reports.rate_limited", limit=limit)
+        return ConversationHandler.END
+    turn.context.user_data["report"] = {}  # type: ignore[index]
+    await turn.reply("reports.not_emergency", InlineKeyboardMarkup(
+        [[InlineKeyboardButton(turn.t("reports.sos_button"), callback_data="rep:sos")]]))
+    await turn.reply("reports.ask_category",
+                     buttons(turn, "rep:cat", domain.CATEGORIES, "reports.category"))
+    return CATEGORY
+
+
+@guarded(Action.HELP)
+async def emergency_numbers(turn: Turn) -> None:
+    await turn.answer("reports.sos_numbers", alert=True)
+
+
+@guarded(Action.REPORT)
+async def choose_category(turn: Turn) -> int:
+    await turn.answer()
+    draft(turn)["category"] = turn.data[2]
+    await turn.reply("reports.ask_when", buttons(turn, "rep:when", domain.WHEN, "reports.when"))
+    return WHEN
+
+
+@guarded(Action.REPORT)
+async def choose_when(turn: Turn) -> int:
+    await turn.answer()
+    draft(turn)["occurred"] = turn.data[2]
+    behaviour = draft(turn).get("category") == "behaviour"
+    await turn.reply("reports.ask_behaviour" if behaviour else "reports.ask_description",
+                     limit=turn.svc.settings.reports.description_max)
+    return DESCRIPTION
+
+
+@guarded(Action.REPORT)
+async def describe(turn: Turn) -> int:
+    text = turn.text.strip()
+    limit = turn.svc.settings.reports.description_max
+    if len(text) > limit:
+        await turn.reply("reports.too_long", limit=limit, length=len(text))
+        return DESCRIPTION
+    if sounds_like_emergency(text):
+        await turn.reply("reports.emergency_words")
+    draft(turn)["description"] = text
+    flags = screen(text)
+    if flags:
+        draft(turn)["flags"] = [str(flag) for flag in flags]
+        listed = ", ".join(turn.t(f"reports.flag.{flag}") for flag in flags)
+        await turn.reply("reports.rephrase", InlineKeyboardMarkup([[InlineKeyboardButton(
+            turn.t("reports.keep_text"), callback_data="rep:keep")]]), flags=listed)
+        return SCREENED
+    draft(turn).pop("flags", None)
+    return await ask_location(turn)
+
+
+@guarded(Action.REPORT)
+async def keep_text(turn: Turn) -> int:
+    await turn.answer()
+    return await ask_location(turn)
+
+
+async def ask_location(turn: Turn) -> int:
+    # One message, one keyboard: sharing the place or skipping are both on it.
+    await turn.reply("reports.ask_location", ReplyKeyboardMarkup(
+        [[KeyboardButton(turn.t("reports.share_place"), request_location=True)],
+         [KeyboardButton(turn.t("reports.skip"))]],
+        resize_keyboard=True, one_time_keyboard=True))
+    return LOCATION
+
+
+@guarded(Action.REPORT)
+async def locate(turn: Turn) -> int:
+    location = turn.message.location if turn.message else None
+    assert location is not None
+    polygons = [p for ps in turn.svc.sector_polygons.values() for p in ps]
+    if polygons and not geo.contains(polygons, location.latitude, location.longitude):
+        await turn.reply("reports.outside_commune")
+        return LOCATION
+    draft(turn)["location"] = (location.latitude, location.longitude)
+    await turn.reply("reports.location_noted", NoKeyboard())
+    return await ask_photo(turn)
+
+
+@guarded(Action.REPORT)
+async def skip_location(turn: Turn) -> int:
+    if turn.text.strip() != turn.t("reports.skip"):
+        await turn.reply("reports.use_the_steps")
+        return LOCATION
+    await turn.reply("reports.location_skipped", NoKeyboard())
+    return await ask_photo(turn)
+
+
+@guarded(Action.REPORT)
+async def skip_photo(turn: Turn) -> int:
+    await turn.answer()
+    return await summary(turn)
+
+
+async def ask_photo(turn: Turn) -> int:
+    await turn.reply("reports.ask_photo", skip_photo_button(turn))
+    return PHOTO
+
+
+@guarded(Action.REPORT)
+async def photo(turn: Turn) -> int:
+    sizes = turn.message.photo if turn.message else ()
+    largest = max(sizes, key=lambda size: size.file_size or 0)
+    if (largest.file_size or 0) > PHOTO_MAX_BYTES:
+        await turn.reply("reports.photo_too_large", skip_photo_button(turn))
+        return PHOTO
+    draft(turn)["photo"] = largest.file_id
+    return await summary(turn)
+
+
+async def summary(turn: Turn) -> int:
+    report = draft(turn)
+    lines = [
+        turn.t("reports.summary_title"),
+        turn.t("reports.summary_category", category=turn.t(
+            f"reports.category.{report['category']}")),
+        turn.t("reports.summary_when", when=turn.t(f"reports.when.{report['occurred']}")),
+        turn.t("reports.summary_description", description=report["description"]),
+        turn.t("reports.summary_location_yes" if "location" in report
+               else "reports.summary_location_no"),
+        turn.t("reports.summary_photo_yes" if "photo" in report else "reports.summary_photo_no"),
+    ]
+    await turn.say("\n".join(lines), InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.t("reports.confirm"), callback_data="rep:ok"),
+        InlineKeyboardButton(turn.t("reports.cancel"), callback_data="rep:no"),
+    ]]))
+    return CONFIRM
+
+
+@guarded(Action.REPORT)
+async def confirm(turn: Turn) -> int:
+    await turn.answer()
+    report = turn.context.user_data.pop("report", {})  # type: ignore[union-attr]
+    if turn.data[1] == "no" or not report.get("description"):
+        await turn.reply("reports.cancelled")
+        return ConversationHandler.END
+    latitude, longitude = report.get("location", (None, None))
+    assert turn.actor.sector_id is not None
+    saved = await domain.submit(turn.svc, NewReport(
+        reporter_id=turn.actor.user_id, sector_id=turn.actor.sector_id,
+        category=report["category"], occurred=report["occurred"],
+        description=report["description"], latitude=latitude, longitude=longitude,
+        photo_file_id=report.get("photo"), screen_flags=",".join(report.get("flags", []))
+        or None, plate=plate_in(report["description"]),
+    ))
+    log.info("report.submitted", report=saved.id, status=saved.status)
+    await turn.reply("reports.sent", id=saved.id)
+    return ConversationHandler.END
+
+
+@guarded(Action.REPORT)
+async def expect_answer(turn: Turn) -> None:
+    await turn.reply("reports.use_the_steps")
+
+
+@guarded(Action.MY_REPORTS)
+async def my_reports(turn: Turn) -> None:
+    mine = await turn.svc.store.reports.of_reporter(turn.actor.user_id)
+    if not mine:
+        await turn.reply("reports.none_yet")
+        return
+    lines = [turn.t("reports.mine_title")]
+    lines += [turn.t("reports.mine_line", id=r.id,
+                     category=turn.t(f"reports.category.{r.category}"),
+                     date=time.strftime("%d/%m", time.localtime(r.created_at)),
+                     status=turn.t(f"reports.status.{r.status}")) for r in mine]
+    await turn.say("\n".join(lines))
+
+
+async def load_report(turn: Turn) -> Report | None:
+    return await turn.svc.store.reports.get(int(turn.data[1]))
+
+
+@guarded(Action.TRIAGE_REPORT, subject=load_report)
+async def triage(turn: Turn) -> None:
+    report: Report = turn.subject
+    if turn.data[2] == "f":
+        if await domain.relay(turn.svc, report, turn.actor.user_id) is None:
+            await turn.answer("reports.already_handled", alert=True)
+            return
+        await turn.answer()
+        await turn.reply("reports.forwarded", id=report.id)
+        return
+    await turn.answer()
+    await turn.reply("reports.ask_reason", InlineKeyboardMarkup(
+        [[InlineKeyboardButton(turn.t(f"reports.reason.{code}"),
+                               callback_data=f"dis:{report.id}:{code}")]
+         for code in domain.DISMISS_REASONS]), id=report.id)
+
+
+@guarded(Action.TRIAGE_REPORT, subject=load_report)
+async def dismiss(turn: Turn) -> None:
+    report: Report = turn.subject
+    if await domain.dismiss(turn.svc, report, turn.actor.user_id, turn.data[2]) is None:
+        await turn.answer("reports.already_handled", alert=True)
+        return
+    await turn.answer()
+    await turn.reply("reports.dismissed", id=report.id)
+
+
+@guarded(Action.SET_REPORT_STATUS, subject=load_report)
+async def set_status(turn: Turn) -> None:
+    report: Report = turn.subject
+    status = domain.STATUS_CODES[turn.data[2]]
+    if await domain.set_status(turn.svc, report, status, turn.actor.user_id) is None:
+        await turn.answer("reports.status_not_allowed", alert=True,
+                          status=turn.t(f"reports.status.{report.status}"))
+        return
+    await turn.answer("reports.status_recorded", status=turn.t(f"reports.status.{status}"))
+
+
+async def sweep_triage(svc: Services, context: object) -> None:
+    relayed = await domain.relay_overdue(svc)
+    if relayed:
+        log.info("reports.relayed_untriaged", count=relayed)
+
+
+def one_of(prefix: str, codes: tuple[str, ...]) -> str:
+    """A callback pattern accepting only known codes: forged ones fall to the fallback."""
+    return rf"^{prefix}:({'|'.join(codes)})$"
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    svc: Services = app.bot_data[KEY]
+    private = filters.ChatType.PRIVATE
+    app.add_handler(ConversationHandler(
+        entry_points=[CommandHandler(command(Action.REPORT).names, start_report)],
+        states={
+            CATEGORY: [CallbackQueryHandler(choose_category,
+                                            pattern=one_of("rep:cat", domain.CATEGORIES))],
+            WHEN: [CallbackQueryHandler(choose_when, pattern=one_of("rep:when", domain.WHEN))],
+            DESCRIPTION: [MessageHandler(filters.TEXT & ~filters.COMMAND & private, describe)],
+            SCREENED: [MessageHandler(filters.TEXT & ~filters.COMMAND & private, describe),
+                       CallbackQueryHandler(keep_text, pattern=r"^rep:keep$")],
+            LOCATION: [MessageHandler(filters.LOCATION & private, locate),
+                       MessageHandler(filters.TEXT & ~filters.COMMAND & private, skip_location)],
+            PHOTO: [MessageHandler(filters.PHOTO & private, photo),
+                    CallbackQueryHandler(skip_photo, pattern=r"^rep:skip:photo$")],
+            CONFIRM: [CallbackQueryHandler(confirm, pattern=r"^rep:(ok|no)$")],
+        },
+        fallbacks=[CommandHandler(command(Action.CANCEL).names, cancel_conversation),
+                   CallbackQueryHandler(emergency_numbers, pattern=r"^rep:sos$"),
+                   MessageHandler(private & ~filters.COMMAND, expect_answer)],
+        name="report",
+        conversation_timeout=1800,
+    ))
+    app.add_handler(CallbackQueryHandler(emergency_numbers, pattern=r"^rep:sos$"))
+    app.add_handler(CommandHandler(command(Action.MY_REPORTS).names, my_reports))
+    app.add_handler(CallbackQueryHandler(triage, pattern=r"^tri:\d{1,9}:[fd]$"))
+    app.add_handler(CallbackQueryHandler(
+        dismiss, pattern=one_of(r"dis:\d{1,9}", domain.DISMISS_REASONS)))
+    app.add_handler(CallbackQueryHandler(set_status, pattern=r"^st:\d{1,9}:[rpcu]$"))
+    svc.outbox.on_failed.append(partial(domain.tell_staff_of_failed_relay, svc))
+    if app.job_queue is not None:
+        every = min(30.0, svc.settings.reports.triage_timeout * 60 / 4)
+        app.job_queue.run_repeating(partial(sweep_triage, svc), interval=every, first=every,
+                                    name="triage_sweep")

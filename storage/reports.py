@@ -1,0 +1,184 @@
+"""Reports and their history. The allowed status transitions live here, in one table.
+
+    triage ──► relayed ──► received ──► patrol_informed ──► closed
+       │          │            │               │
+       └► dismissed└─► closed / unfounded (from any relayed state)
+
+A report waits in `triage` for a referent; `relay()` moves it on (by a referent or, after
+the triage timeout, by the bot, marked untriaged). Every change appends to report_events.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from storage.db import Database
+
+TRIAGE, RELAYED, DISMISSED = "triage", "relayed", "dismissed"
+RECEIVED, PATROL, CLOSED, UNFOUNDED = "received", "patrol_informed", "closed", "unfounded"
+LIAISON_STATUSES = (RECEIVED, PATROL, CLOSED, UNFOUNDED)
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    TRIAGE: frozenset({RELAYED, DISMISSED}),
+    RELAYED: frozenset({RECEIVED, PATROL, CLOSED, UNFOUNDED}),
+    RECEIVED: frozenset({PATROL, CLOSED, UNFOUNDED}),
+    PATROL: frozenset({CLOSED, UNFOUNDED}),
+    DISMISSED: frozenset(),
+    CLOSED: frozenset(),
+    UNFOUNDED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    id: int
+    reporter_id: int | None
+    sector_id: int | None
+    category: str
+    occurred: str
+    description: str | None
+    latitude: float | None
+    longitude: float | None
+    photo_file_id: str | None
+    status: str
+    untriaged: bool
+    created_at: float
+    screen_flags: str | None
+    plate: str | None
+    triaged_by: int | None
+    similar_to: int | None
+
+
+@dataclass(frozen=True)
+class NewReport:
+    reporter_id: int
+    sector_id: int
+    category: str
+    occurred: str
+    description: str
+    latitude: float | None = None
+    longitude: float | None = None
+    photo_file_id: str | None = None
+    screen_flags: str | None = None
+    plate: str | None = None
+
+
+_COLUMNS = ("id, reporter_id, sector_id, category, occurred, description, latitude, longitude,"
+            " photo_file_id, status, untriaged, created_at, screen_flags, plate, triaged_by,"
+            " similar_to")
+
+
+def _report(row: object) -> Report:
+    values = list(row)  # type: ignore[call-overload]
+    values[10] = bool(values[10])
+    return Report(*values)
+
+
+class Reports:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, new: NewReport, status: str, triage_due_at: float | None,
+                     untriaged: bool = False) -> Report:
+        now = time.time()
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO reports (reporter_id, sector_id, category, occurred, description,"
+                " latitude, longitude, photo_file_id, status, untriaged, screen_flags, plate,"
+                " triage_due_at, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.reporter_id, new.sector_id, new.category, new.occurred, new.description,
+                 new.latitude, new.longitude, new.photo_file_id, status, int(untriaged),
+                 new.screen_flags, new.plate, triage_due_at, now, now),
+            )
+            report_id = int(cursor.lastrowid or 0)
+            await self._event(report_id, "created", new.reporter_id, None)
+            if status != TRIAGE:
+                await self._event(report_id, status, None, "direct")
+        report = await self.get(report_id)
+        assert report is not None
+        return report
+
+    async def get(self, report_id: int) -> Report | None:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM reports WHERE id = ?",
+                                      (report_id,))
+        return None if row is None else _report(row)
+
+    async def transition(self, report_id: int, to: str, actor_id: int | None,
+                         note: str | None = None, untriaged: bool = False) -> Report | None:
+        """Move a report along TRANSITIONS; None if that move is not allowed from where it is
+        (already done, pressed twice, too late): the caller tells the person so."""
+        async with self.db.transaction() as conn:
+            report = await self.get(report_id)
+            if report is None or to not in TRANSITIONS[report.status]:
+                return None
+            triaged_by = actor_id if report.status == TRIAGE else report.triaged_by
+            await conn.execute(
+                "UPDATE reports SET status = ?, untriaged = ?, triaged_by = ?, updated_at = ?"
+                " WHERE id = ?",
+                (to, int(untriaged or report.untriaged), triaged_by, time.time(), report_id),
+            )
+            await self._event(report_id, to, actor_id, note)
+        return await self.get(report_id)
+
+    async def _event(self, report_id: int, status: str, actor_id: int | None,
+                     note: str | None) -> None:
+        await self.db.insert(
+            "INSERT INTO report_events (report_id, status, actor_id, note, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (report_id, status, actor_id, note, time.time()),
+        )
+
+    async def history(self, report_id: int) -> list[tuple[str, int | None, str | None]]:
+        rows = await self.db.fetch_all(
+            "SELECT status, actor_id, note FROM report_events WHERE report_id = ? ORDER BY id",
+            (report_id,),
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    async def count_since(self, reporter_id: int, since: float) -> int:
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*) FROM reports WHERE reporter_id = ? AND created_at >= ?",
+            (reporter_id, since),
+        )
+        return int(row[0]) if row else 0
+
+    async def of_reporter(self, reporter_id: int, limit: int = 10) -> list[Report]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM reports WHERE reporter_id = ? ORDER BY id DESC LIMIT ?",
+            (reporter_id, limit),
+        )
+        return [_report(row) for row in rows]
+
+    async def triage_due(self, now: float) -> list[Report]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM reports WHERE status = ? AND triage_due_at <= ?",
+            (TRIAGE, now),
+        )
+        return [_report(row) for row in rows]
+
+    async def next_triage_due(self) -> float | None:
+        row = await self.db.fetch_one(
+            "SELECT MIN(triage_due_at) FROM reports WHERE status = ?", (TRIAGE,))
+        return None if row is None else row[0]
+
+    async def recent_relayed(self, sector_id: int, category: str, since: float) -> list[Report]:
+        """Primary (not grouped) reports of that sector and category already relayed."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM reports WHERE sector_id = ? AND category = ?"
+            " AND created_at >= ? AND similar_to IS NULL AND status NOT IN (?, ?)"
+            " ORDER BY id",
+            (sector_id, category, since, TRIAGE, DISMISSED),
+        )
+        return [_report(row) for row in rows]
+
+    async def group_under(self, report_id: int, primary_id: int) -> int:
+        """Attach a report to a similar primary one; return how many are now attached."""
+        async with self.db.transaction():
+            await self.db.execute("UPDATE reports SET similar_to = ? WHERE id = ?",
+                                  (primary_id, report_id))
+            await self._event(report_id, "grouped", None, f"report:{primary_id}")
+            row = await self.db.fetch_one(
+                "SELECT COUNT(*) FROM reports WHERE similar_to = ?", (primary_id,))
+        return int(row[0]) if row else 0

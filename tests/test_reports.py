@@ -1,0 +1,276 @@
+"""Reports end to end through the emulator: resident → referent → gendarmerie → resident."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from telegram.ext import Application
+
+from bot import build_application
+from core.lifecycle import running, services_of
+from core.settings import Settings
+from emulator import Person, SentMessage
+from tests.conftest import Commune, fr
+from tests.test_enrolment import centre_member
+
+VEHICLE = fr("reports.category.vehicle")
+NOW = fr("reports.when.now")
+
+
+async def started(person: Person) -> None:
+    """Telegram lets the bot write only to people who wrote to it first."""
+    person.send_command("/aide")
+    await person.wait_for(text="/aide")
+
+
+async def report(person: Person, text: str, category: str = VEHICLE, when: str = NOW,
+                 location: tuple[float, float] | None = None, photo: bool = False) -> int:
+    person.send_command("/signaler")
+    await person.wait_for(text=fr("reports.ask_category"))
+    person.press(category)
+    await person.wait_for(text=fr("reports.ask_when"))
+    person.press(when)
+    await person.wait_for(text="Décrivez")
+    person.send_text(text)
+    await person.wait_for(text=fr("reports.ask_location")[:20])
+    if location:
+        person.send_location(*location)
+        await person.wait_for(text=fr("reports.ask_photo")[:20])
+    else:
+        person.send_text(fr("reports.skip"))
+        await person.wait_for(text=fr("reports.ask_photo")[:20])
+    if photo:
+        person.send_photo()
+    else:
+        person.press(fr("reports.skip"))
+    await person.wait_for(text=fr("reports.summary_title"))
+    person.press(fr("reports.confirm"))
+    sent = await person.wait_for(text="Envoyé !")
+    match = re.search(r"n°(\d+)", sent.text or "")
+    assert match is not None
+    return int(match.group(1))
+
+
+def card_of(person: Person, report_id: int) -> SentMessage:
+    cards = [m for m in person.inbox() if f"Signalement n°{report_id}" in (m.text or "")]
+    assert len(cards) == 1, [m.text for m in person.inbox()]
+    return cards[0]
+
+
+@pytest.fixture
+async def members(vigie: Application, commune: Commune) -> Commune:  # type: ignore[type-arg]
+    for person in (commune.liaison, commune.official):
+        await started(person)
+    await centre_member(commune, commune.alice)
+    return commune
+
+
+async def test_report_reaches_the_liaison_and_each_status_reaches_the_reporter(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice, liaison, official = members.alice, members.liaison, members.official
+    report_id = await report(alice, "Clio grise AB-123-CD qui tourne rue des Lilas",
+                             location=(48.85, 2.35), photo=True)
+    card = await liaison.wait_for(text=f"Signalement n°{report_id}")
+    assert card.protect_content and "AB-123-CD" in card.text
+    assert "Alice" not in card.text  # pseudonymous: no name, no profile link
+    assert fr("reports.card_untriaged") in card.text  # the sector has no referent yet
+    await liaison.wait_for(lambda m: m.kind == "location")
+    await liaison.wait_for(lambda m: m.kind == "photo")
+    await official.wait_for(text=f"Signalement n°{report_id}")
+    assert card_of(official, report_id).buttons == []  # the official's copy has no buttons
+
+    for label, status in (("Reçu", "received"), ("Patrouille informée", "patrol_informed"),
+                          ("Clôturé", "closed")):
+        liaison.press(label)
+        status_text = fr(f"reports.status.{status}")
+        await alice.wait_for(text=f"n°{report_id} : {status_text}")
+        await members.emu.wait_until(
+            lambda text=status_text: text in (card_of(official, report_id).text or ""))
+    store = services_of(vigie).store
+    history = [status for status, _, _ in await store.reports.history(report_id)]
+    assert history == ["created", "relayed", "received", "patrol_informed", "closed"]
+
+    liaison.press_data(f"st:{report_id}:r", card.message_id)  # a status set twice
+    await members.emu.wait_until(lambda: any(
+        "Impossible" in (a["text"] or "") for a in members.emu.callback_answers))
+    alice.send_command("/mes_signalements")
+    await alice.wait_for(text=f"n°{report_id}")
+
+
+async def test_referent_forwards_or_dismisses(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice, carol, liaison = members.alice, members.carol, members.liaison
+    await centre_member(members, carol)
+    store = services_of(vigie).store
+    centre = await store.sectors.by_name("Centre-bourg")
+    assert centre is not None
+    await store.referents.appoint(alice.id, centre.id, members.official.id)
+
+    first = await report(carol, "Porte de garage forcée impasse des Roses",
+                         category=fr("reports.category.burglary"))
+    await alice.wait_for(text=f"Signalement n°{first}")
+    assert not any(f"n°{first}" in (m.text or "") for m in liaison.inbox())  # not yet
+    alice.press(fr("reports.forward"))
+    await liaison.wait_for(text=f"Signalement n°{first}")
+    await carol.wait_for(text=f"n°{first} a été transmis")
+    assert fr("reports.card_untriaged") not in card_of(liaison, first).text
+
+    second = await report(carol, "Chat perdu, tigré, répond au nom de Félix",
+                          category=fr("reports.category.other"))
+    await alice.wait_for(text=f"Signalement n°{second}")
+    alice.press(fr("reports.dismiss"))
+    await alice.wait_for(text=f"classer le signalement n°{second}")
+    alice.press(fr("reports.reason.out_of_scope"))
+    await carol.wait_for(text=f"n°{second} a été classé")
+    assert not any(f"n°{second}" in (m.text or "") for m in liaison.inbox())
+    alice.press_data(f"tri:{second}:f", alice.last().message_id)  # too late: classé
+    await members.emu.wait_until(lambda: any(
+        a["text"] == fr("reports.already_handled") for a in members.emu.callback_answers))
+
+
+@pytest.fixture
+def quick_triage(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(reports={"triage_timeout": 0.01})  # 0.6 s
+
+
+async def test_triage_timeout_relays_untriaged(quick_triage: Settings, commune: Commune) -> None:
+    async with running(build_application(quick_triage)) as app:
+        await started(commune.liaison)
+        await centre_member(commune, commune.alice)
+        store = services_of(app).store
+        centre = await store.sectors.by_name("Centre-bourg")
+        assert centre is not None
+        await store.people.ensure(commune.bob.id, "en")
+        await store.referents.appoint(commune.bob.id, centre.id, None)  # a silent referent
+        report_id = await report(commune.alice, "Démarcheur insistant se disant du gaz",
+                                 category=fr("reports.category.doorstep"))
+        card = await commune.liaison.wait_for(text=f"Signalement n°{report_id}", timeout=40)
+        assert fr("reports.card_untriaged") in card.text
+
+
+async def test_direct_mode_skips_triage(make_settings: Callable[..., Settings],
+                                        commune: Commune) -> None:
+    settings = make_settings(reports={"relay_mode": "direct"})
+    async with running(build_application(settings)) as app:
+        await started(commune.liaison)
+        await centre_member(commune, commune.alice)
+        store = services_of(app).store
+        centre = await store.sectors.by_name("Centre-bourg")
+        assert centre is not None
+        await store.people.ensure(commune.carol.id, "fr")
+        await store.referents.appoint(commune.carol.id, centre.id, None)
+        report_id = await report(commune.alice, "Tag sur le mur de la salle des fêtes",
+                                 category=fr("reports.category.incivility"))
+        card = await commune.liaison.wait_for(text=f"Signalement n°{report_id}")
+        assert fr("reports.card_untriaged") not in card.text
+        assert commune.carol.inbox() == []
+
+
+async def test_three_similar_reports_make_one_card(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    denis = members.emu.create_user("Denis", language_code="fr")
+    for person in (denis, members.carol):
+        await centre_member(members, person)
+    first = await report(members.alice, "Camionnette blanche qui tourne lentement dans le "
+                                        "lotissement des Tilleuls")
+    await members.liaison.wait_for(text=f"Signalement n°{first}")
+    await report(denis, "Une camionnette blanche tourne lentement dans le lotissement")
+    await report(members.carol, "Encore la camionnette blanche dans le lotissement, lentement")
+    await members.emu.wait_until(
+        lambda: "2 signalement(s) similaire(s)" in (card_of(members.liaison, first).text or ""))
+    cards = [m for m in members.liaison.inbox() if "Signalement n°" in (m.text or "")]
+    assert len(cards) == 1
+
+
+async def test_screen_asks_to_rephrase_and_tells_the_referent(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice = members.alice
+    alice.send_command("/signaler")
+    await alice.wait_for(text=fr("reports.ask_category"))
+    alice.press(fr("reports.category.behaviour"))
+    await alice.wait_for(text=fr("reports.ask_when"))
+    alice.press(NOW)
+    await alice.wait_for(text="Ne décrivez pas une personne par son origine")
+    alice.send_text("Ce connard rôde encore, appelez-le au 06 12 34 56 78")
+    prompt = await alice.wait_for(text="Pouvez-vous la reformuler")
+    assert fr("reports.flag.insult") in prompt.text and fr("reports.flag.phone") in prompt.text
+    alice.send_text("Un homme arme au poing force une porte en ce moment")  # rephrased
+    await alice.wait_for(text=fr("reports.emergency_words")[:40])
+    await alice.wait_for(text=fr("reports.ask_location")[:20])
+    alice.send_command("/annuler")
+    await alice.wait_for(text=fr("cancel.done"))
+    assert await services_of(vigie).store.reports.of_reporter(alice.id) == []
+
+    report_id = await _kept_screened_report(alice)
+    card = await members.liaison.wait_for(text=f"Signalement n°{report_id}")
+    assert "Le filtre a relevé" in card.text and fr("reports.flag.email") in card.text
+
+
+async def _kept_screened_report(alice: Person) -> int:
+    alice.send_command("/signaler")
+    await alice.wait_for(text=fr("reports.ask_category"))
+    alice.press(VEHICLE)
+    await alice.wait_for(text=fr("reports.ask_when"))
+    alice.press(NOW)
+    await alice.wait_for(text="Décrivez")
+    alice.send_text("Voiture garée devant chez moi, écrivez-moi : a.b@exemple.fr")
+    await alice.wait_for(text="Pouvez-vous la reformuler")
+    alice.press(fr("reports.keep_text"))
+    await alice.wait_for(text=fr("reports.ask_location")[:20])
+    alice.send_text(fr("reports.skip"))
+    await alice.wait_for(text=fr("reports.ask_photo")[:20])
+    alice.press(fr("reports.skip"))
+    await alice.wait_for(text=fr("reports.summary_title"))
+    alice.press(fr("reports.confirm"))
+    sent = await alice.wait_for(text="Envoyé !")
+    return int(re.findall(r"n°(\d+)", sent.text or "")[0])
+
+
+async def test_liaison_refusing_is_reported_to_staff(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    await started(members.admin)
+    members.liaison.block_bot()
+    report_id = await report(members.alice, "Scooter sans plaque devant l'école")
+    warning = await members.admin.wait_for(text=f"Le signalement n°{report_id} n'a pas pu")
+    assert "blocked" in warning.text
+    await members.official.wait_for(text=f"Signalement n°{report_id}")  # still got its copy
+
+
+async def test_not_enrolled_rate_limit_and_forged_liaison_button(
+    make_settings: Callable[..., Settings], commune: Commune
+) -> None:
+    settings = make_settings(reports={"max_per_hour": 1})
+    async with running(build_application(settings)):
+        commune.carol.send_command("/signaler")
+        await commune.carol.wait_for(text=fr("denied.report_members_only"))
+        await started(commune.liaison)
+        await centre_member(commune, commune.alice)
+        report_id = await report(commune.alice, "Vélo volé devant la mairie")
+        commune.alice.send_command("/signaler")
+        await commune.alice.wait_for(text=fr("reports.rate_limited", limit=1))
+        commune.alice.press_data(f"st:{report_id}:c", commune.alice.last().message_id)
+        await commune.emu.wait_until(lambda: any(
+            a["text"] == fr("denied.liaison_only") for a in commune.emu.callback_answers))
+
+
+async def test_bot_stopped_between_commit_and_relay_delivers_once(
+    settings: Settings, commune: Commune
+) -> None:
+    async with running(build_application(settings)) as app:
+        await started(commune.liaison)
+        await centre_member(commune, commune.alice)
+        # The outbox stops: the report is confirmed and stored, its relay still queued.
+        await services_of(app).outbox.stop()
+        report_id = await report(commune.alice, "Individu qui relève les plaques des voitures")
+        assert not any(f"n°{report_id}" in (m.text or "") for m in commune.liaison.inbox())
+    async with running(build_application(settings)):
+        await commune.liaison.wait_for(text=f"Signalement n°{report_id}", timeout=10)
+    cards = [m for m in commune.liaison.inbox() if f"n°{report_id}" in (m.text or "")]
+    assert len(cards) == 1
