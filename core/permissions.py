@@ -54,6 +54,7 @@ class Place:
     chat_id: int
     kind: ChatKind
     sector_id: int | None = None
+    owner_id: int | None = None  # whose thing the action is about, when it is someone's
 
 
 class Action(StrEnum):
@@ -73,6 +74,10 @@ class Action(StrEnum):
     MY_REPORTS = "my_reports"
     TRIAGE_REPORT = "triage_report"
     SET_REPORT_STATUS = "set_report_status"
+    WARN_SECTOR = "warn_sector"
+    ASK_CONTACT = "ask_contact"
+    ANSWER_CONTACT = "answer_contact"
+    FLAG_MESSAGE = "flag_message"
     EXCLUDE = "exclude"
     REINSTATE = "reinstate"
     LINK_SECTOR = "link_sector"
@@ -101,6 +106,10 @@ def member(actor: Actor, place: Place) -> bool:
 
 def referent_here_or_staff(actor: Actor, place: Place) -> bool:
     return actor.is_staff or (place.sector_id is not None and place.sector_id in actor.referent_of)
+
+
+def owner(actor: Actor, place: Place) -> bool:
+    return place.owner_id is not None and actor.user_id == place.owner_id
 
 
 def liaison(actor: Actor, place: Place) -> bool:
@@ -139,6 +148,13 @@ RULES: dict[Action, Rule] = {
     # Triage cards are pressed in the referent's private chat: the report names the sector.
     Action.TRIAGE_REPORT: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
     Action.SET_REPORT_STATUS: Rule(EVERYWHERE, liaison, "denied.liaison_only"),
+    Action.WARN_SECTOR: Rule(EVERYWHERE, lambda a, p: liaison(a, p) or referent_here_or_staff(
+        a, p), "denied.referents_only"),
+    Action.ASK_CONTACT: Rule(EVERYWHERE, liaison, "denied.liaison_only"),
+    Action.ANSWER_CONTACT: Rule(PRIVATE, owner, "denied.not_yours"),
+    # A referent replies /signaler to a message in their sector group to pass it on.
+    Action.FLAG_MESSAGE: Rule(frozenset({ChatKind.SECTOR_GROUP}), referent_here_or_staff,
+                              "denied.referents_only"),
     # In a sector group, as a reply (referents of that sector); in private, by id.
     Action.EXCLUDE: Rule(frozenset({ChatKind.PRIVATE, ChatKind.SECTOR_GROUP}),
                          referent_here_or_staff, "denied.referents_only"),
@@ -157,12 +173,14 @@ class Decision:
         return self.allowed
 
 
-def check(actor: Actor, action: Action, place: Place, sector_id: int | None = None) -> Decision:
+def check(actor: Actor, action: Action, place: Place, sector_id: int | None = None,
+          owner_id: int | None = None) -> Decision:
     """May `actor` do `action` in `place`? `sector_id` names the sector the action concerns
-    when it is not the chat's own (a join request's card pressed in a private chat)."""
+    when it is not the chat's own (a join request's card pressed in a private chat);
+    `owner_id`, whose report (or other thing) it is."""
     rule = RULES[action]
-    if sector_id is not None:
-        place = Place(place.chat_id, place.kind, sector_id)
+    place = Place(place.chat_id, place.kind,
+                  place.sector_id if sector_id is None else sector_id, owner_id)
     if place.kind not in rule.chats:
         reason = "denied.private_only" if rule.chats == PRIVATE else "denied.wrong_chat"
         return Decision(False, reason)

@@ -14,7 +14,7 @@ from html import escape
 from telegram.constants import ParseMode
 
 from core import i18n, logs
-from core.enrolment import language_of
+from core.enrolment import language_of, mention
 from core.screening import similar
 from core.services import Services
 from storage import Message, NewReport, Report
@@ -67,10 +67,12 @@ async def card_text(svc: Services, report: Report, language: str, similar: int =
 
 
 def status_buttons(report: Report, language: str) -> list[list[tuple[str, str]]]:
-    return [[(i18n.t(language, f"reports.status_button.{code}"), f"st:{report.id}:{code}")
-             for code in ("r", "p")],
-            [(i18n.t(language, f"reports.status_button.{code}"), f"st:{report.id}:{code}")
-             for code in ("c", "u")]]
+    def button(code: str) -> tuple[str, str]:
+        return i18n.t(language, f"reports.status_button.{code}"), f"st:{report.id}:{code}"
+
+    return [[button("r"), button("p")], [button("c"), button("u")],
+            [(i18n.t(language, "reports.warn_sector"), f"wn:{report.id}"),
+             (i18n.t(language, "reports.ask_contact"), f"ct:{report.id}")]]
 
 
 async def recipients(svc: Services) -> list[int]:
@@ -130,7 +132,8 @@ async def triage_cards(svc: Services, report: Report) -> list[Message]:
     for referent in await svc.store.referents.of_sector(report.sector_id or 0):
         language = await language_of(svc, referent)
         buttons = [[(i18n.t(language, "reports.forward"), f"tri:{report.id}:f"),
-                    (i18n.t(language, "reports.dismiss"), f"tri:{report.id}:d")]]
+                    (i18n.t(language, "reports.dismiss"), f"tri:{report.id}:d")],
+                   [(i18n.t(language, "reports.warn_sector"), f"wn:{report.id}")]]
         messages.append(_html(referent, await card_text(svc, report, language), "triage_card",
                               f"report:{report.id}", f"triage:{report.id}:{referent}",
                               buttons, protect=True))
@@ -168,6 +171,16 @@ async def submit(svc: Services, new: NewReport) -> Report:
         await svc.store.outbox.enqueue(messages)
         await svc.store.audit.record(new.reporter_id, "report.created", f"report:{report.id}",
                                      triage=triage)
+    svc.outbox.wake()
+    return report
+
+
+async def flag(svc: Services, new: NewReport, flagged_by: int) -> Report:
+    """A message a referent flagged in the sector group: relayed at once, triaged by them."""
+    async with svc.store.transaction():
+        report = await svc.store.reports.create(new, RELAYED, None, triaged_by=flagged_by)
+        await svc.store.outbox.enqueue(await _relay_or_group(svc, report))
+        await svc.store.audit.record(flagged_by, "report.flagged", f"report:{report.id}")
     svc.outbox.wake()
     return report
 
@@ -235,6 +248,72 @@ async def _tell_reporter(svc: Services, report: Report, key: str, **values: str
     language = await language_of(svc, report.reporter_id)
     text = i18n.t(language, key, id=report.id, **{k: escape(v) for k, v in values.items()})
     return [_html(report.reporter_id, text, "reporter_notice", f"report:{report.id}")]
+
+
+async def warn_sector(svc: Services, report: Report, actor_id: int) -> bool:
+    """A short, cleaned notice to the sector group: category, area, time and advice.
+
+    Never the description, a plate or a photo: those stay with the gendarmerie. Sent once
+    per report, whoever asks (the dedupe key makes a second request a no-op)."""
+    sector = await svc.store.sectors.get(report.sector_id or 0)
+    if sector is None or sector.chat_id is None:
+        return False
+    language = svc.settings.commune.language
+    text = i18n.t(language, "reports.sector_notice",
+                  category=i18n.t(language, f"reports.category.{report.category}"),
+                  sector=escape(sector.name),
+                  when=i18n.t(language, f"reports.when.{report.occurred}"),
+                  date=time.strftime("%d/%m", time.localtime(report.created_at)),
+                  advice=i18n.t(language, f"reports.advice.{report.category}"))
+    async with svc.store.transaction():
+        queued = await svc.store.outbox.enqueue([_html(
+            sector.chat_id, text, "sector_notice", f"report:{report.id}",
+            f"sector-notice:{report.id}")])
+        if queued:
+            await svc.store.reports.note(report.id, "sector_warned", actor_id)
+            await svc.store.audit.record(actor_id, "report.sector_warned", f"report:{report.id}")
+    svc.outbox.wake()
+    return bool(queued)
+
+
+async def ask_contact(svc: Services, report: Report, actor_id: int) -> bool:
+    """The liaison would like to talk to the reporter, who stays anonymous unless they agree."""
+    if report.reporter_id is None:
+        return False
+    language = await language_of(svc, report.reporter_id)
+    buttons = [[(i18n.t(language, "reports.contact_yes"), f"ctr:{report.id}:y"),
+                (i18n.t(language, "reports.contact_no"), f"ctr:{report.id}:n")]]
+    async with svc.store.transaction():
+        queued = await svc.store.outbox.enqueue([_html(
+            report.reporter_id, i18n.t(language, "reports.contact_request", id=report.id),
+            "contact_request", f"report:{report.id}", f"contact-ask:{report.id}", buttons)])
+        if queued:
+            await svc.store.reports.note(report.id, "contact_asked", actor_id)
+            await svc.store.audit.record(actor_id, "report.contact_asked", f"report:{report.id}")
+    svc.outbox.wake()
+    return bool(queued)
+
+
+async def answer_contact(svc: Services, report: Report, accept: bool) -> bool:
+    """The reporter's answer reaches the liaison; False if they already answered."""
+    liaison_chat = svc.settings.roles.liaison_chat_id
+    if liaison_chat is None or report.reporter_id is None:
+        return False
+    language = svc.settings.commune.language
+    text = (i18n.t(language, "reports.contact_accepted", id=report.id,
+                   person=mention(report.reporter_id, language)) if accept
+            else i18n.t(language, "reports.contact_declined", id=report.id))
+    async with svc.store.transaction():
+        queued = await svc.store.outbox.enqueue([_html(
+            liaison_chat, text, "contact_answer", f"report:{report.id}",
+            f"contact-answer:{report.id}", protect=True)])
+        if queued:
+            event = "contact_accepted" if accept else "contact_declined"
+            await svc.store.reports.note(report.id, event, report.reporter_id)
+            await svc.store.audit.record(report.reporter_id, f"report.{event}",
+                                         f"report:{report.id}")
+    svc.outbox.wake()
+    return bool(queued)
 
 
 async def relay_overdue(svc: Services) -> int:

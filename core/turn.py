@@ -164,14 +164,15 @@ def guarded(
         async def callback(update: Update, context: CallbackContext) -> T | None:  # type: ignore[type-arg]
             structlog.contextvars.bind_contextvars(handler=handler.__name__)
             turn = await Turn.build(update, context)
-            sector_id = None
+            sector_id = owner_id = None
             if subject is not None:
                 turn.subject = await subject(turn)
                 if turn.subject is None:
                     await turn.refuse("fallback.stale_button")
                     return None
                 sector_id = turn.subject.sector_id
-            decision = check(turn.actor, action, turn.place, sector_id)
+                owner_id = getattr(turn.subject, "owner_id", None)
+            decision = check(turn.actor, action, turn.place, sector_id, owner_id)
             if not decision:
                 log.info("permission.denied", action=str(action), reason=decision.reason,
                          roles=turn.actor.roles(), chat_kind=str(turn.place.kind))

@@ -13,6 +13,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from telegram import ReplyKeyboardRemove as NoKeyboard
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -231,6 +232,37 @@ async def my_reports(turn: Turn) -> None:
     await turn.say("\n".join(lines))
 
 
+@guarded(Action.FLAG_MESSAGE)
+async def flag_message(turn: Turn) -> None:
+    """A referent replied /signaler to a message in their sector group."""
+    command_message = turn.message
+    flagged = command_message.reply_to_message if command_message else None
+    if flagged is None or flagged.from_user is None or flagged.from_user.is_bot or not (
+        flagged.text or flagged.caption or flagged.photo or flagged.location
+    ):
+        await turn.reply("reports.flag_how")
+        return
+    author = await turn.svc.store.people.get(flagged.from_user.id)
+    text = flagged.text or flagged.caption or turn.t("reports.flag_no_text")
+    location = flagged.location
+    assert turn.place.sector_id is not None
+    report = await domain.flag(turn.svc, NewReport(
+        reporter_id=author.user_id if author else None, sector_id=turn.place.sector_id,
+        category="other", occurred="today", description=text,
+        latitude=location.latitude if location else None,
+        longitude=location.longitude if location else None,
+        photo_file_id=flagged.photo[-1].file_id if flagged.photo else None,
+        plate=plate_in(text)), turn.actor.user_id)
+    # What went to the gendarmerie leaves the group: plates, photos and descriptions of
+    # people are never shared with neighbours.
+    for message in (flagged, command_message):
+        try:
+            await message.delete()  # type: ignore[union-attr]
+        except TelegramError as error:
+            log.info("reports.flag_delete_failed", error=error.message)
+    await turn.reply("reports.flagged", id=report.id)
+
+
 async def load_report(turn: Turn) -> Report | None:
     return await turn.svc.store.reports.get(int(turn.data[1]))
 
@@ -273,6 +305,35 @@ async def set_status(turn: Turn) -> None:
     await turn.answer("reports.status_recorded", status=turn.t(f"reports.status.{status}"))
 
 
+@guarded(Action.WARN_SECTOR, subject=load_report)
+async def warn_sector(turn: Turn) -> None:
+    report: Report = turn.subject
+    if await domain.warn_sector(turn.svc, report, turn.actor.user_id):
+        await turn.answer("reports.sector_warned")
+    else:
+        await turn.answer("reports.sector_not_warned", alert=True)
+
+
+@guarded(Action.ASK_CONTACT, subject=load_report)
+async def ask_contact(turn: Turn) -> None:
+    report: Report = turn.subject
+    if await domain.ask_contact(turn.svc, report, turn.actor.user_id):
+        await turn.answer("reports.contact_asked")
+    else:
+        await turn.answer("reports.contact_not_possible", alert=True)
+
+
+@guarded(Action.ANSWER_CONTACT, subject=load_report)
+async def answer_contact(turn: Turn) -> None:
+    report: Report = turn.subject
+    accept = turn.data[2] == "y"
+    await turn.answer()
+    if not await domain.answer_contact(turn.svc, report, accept):
+        await turn.reply("reports.already_answered")
+        return
+    await turn.reply("reports.contact_shared" if accept else "reports.contact_kept_private")
+
+
 async def sweep_triage(svc: Services, context: object) -> None:
     relayed = await domain.relay_overdue(svc)
     if relayed:
@@ -287,6 +348,9 @@ def one_of(prefix: str, codes: tuple[str, ...]) -> str:
 def register(app: Application) -> None:  # type: ignore[type-arg]
     svc: Services = app.bot_data[KEY]
     private = filters.ChatType.PRIVATE
+    # In a sector group, /signaler (as a reply) flags a message; in private, it starts one.
+    app.add_handler(CommandHandler(command(Action.REPORT).names, flag_message,
+                                   filters=filters.ChatType.GROUPS))
     app.add_handler(ConversationHandler(
         entry_points=[CommandHandler(command(Action.REPORT).names, start_report)],
         states={
@@ -314,6 +378,9 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(
         dismiss, pattern=one_of(r"dis:\d{1,9}", domain.DISMISS_REASONS)))
     app.add_handler(CallbackQueryHandler(set_status, pattern=r"^st:\d{1,9}:[rpcu]$"))
+    app.add_handler(CallbackQueryHandler(warn_sector, pattern=r"^wn:\d{1,9}$"))
+    app.add_handler(CallbackQueryHandler(ask_contact, pattern=r"^ct:\d{1,9}$"))
+    app.add_handler(CallbackQueryHandler(answer_contact, pattern=r"^ctr:\d{1,9}:[yn]$"))
     svc.outbox.on_failed.append(partial(domain.tell_staff_of_failed_relay, svc))
     if app.job_queue is not None:
         every = min(30.0, svc.settings.reports.triage_timeout * 60 / 4)

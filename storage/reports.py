@@ -49,10 +49,15 @@ class Report:
     triaged_by: int | None
     similar_to: int | None
 
+    @property
+    def owner_id(self) -> int | None:
+        """Whose report it is: only they answer questions put to the reporter."""
+        return self.reporter_id
+
 
 @dataclass(frozen=True)
 class NewReport:
-    reporter_id: int
+    reporter_id: int | None  # None: a flagged message whose author the bot does not know
     sector_id: int
     category: str
     occurred: str
@@ -80,22 +85,23 @@ class Reports:
         self.db = db
 
     async def create(self, new: NewReport, status: str, triage_due_at: float | None,
-                     untriaged: bool = False) -> Report:
+                     untriaged: bool = False, triaged_by: int | None = None) -> Report:
         now = time.time()
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO reports (reporter_id, sector_id, category, occurred, description,"
                 " latitude, longitude, photo_file_id, status, untriaged, screen_flags, plate,"
-                " triage_due_at, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " triage_due_at, triaged_by, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (new.reporter_id, new.sector_id, new.category, new.occurred, new.description,
                  new.latitude, new.longitude, new.photo_file_id, status, int(untriaged),
-                 new.screen_flags, new.plate, triage_due_at, now, now),
+                 new.screen_flags, new.plate, triage_due_at, triaged_by, now, now),
             )
             report_id = int(cursor.lastrowid or 0)
             await self._event(report_id, "created", new.reporter_id, None)
             if status != TRIAGE:
-                await self._event(report_id, status, None, "direct")
+                await self._event(report_id, status, triaged_by,
+                                  "flagged" if triaged_by else "direct")
         report = await self.get(report_id)
         assert report is not None
         return report
@@ -121,6 +127,11 @@ class Reports:
             )
             await self._event(report_id, to, actor_id, note)
         return await self.get(report_id)
+
+    async def note(self, report_id: int, event: str, actor_id: int | None,
+                   note: str | None = None) -> None:
+        """Something happened to the report that does not change its status."""
+        await self._event(report_id, event, actor_id, note)
 
     async def _event(self, report_id: int, status: str, actor_id: int | None,
                      note: str | None) -> None:

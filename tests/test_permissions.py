@@ -59,6 +59,11 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.MY_REPORTS: {"private": MET},
     Action.TRIAGE_REPORT: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
     Action.SET_REPORT_STATUS: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
+    Action.WARN_SECTOR: dict.fromkeys(PLACES, STAFF | LIAISON_ONLY)
+    | {"sector_group": {"referent", "liaison", *STAFF}, "liaison_chat": EVERYONE},
+    Action.ASK_CONTACT: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
+    Action.ANSWER_CONTACT: {"private": set()},  # only with a subject: see below
+    Action.FLAG_MESSAGE: {"sector_group": {"referent", *STAFF}},
     Action.EXCLUDE: {"private": STAFF, "sector_group": {"referent", *STAFF}},
     Action.REINSTATE: {"private": STAFF},
     Action.LINK_SECTOR: {"group": STAFF, "sector_group": STAFF},
@@ -82,6 +87,13 @@ def test_a_subject_sector_overrides_the_chat() -> None:
     assert check(REFERENT, Action.DECIDE_JOIN, private, sector_id=1)
     assert not check(REFERENT, Action.DECIDE_JOIN, private, sector_id=2)
     assert check(REFERENT_ELSEWHERE, Action.DECIDE_JOIN, private, sector_id=2)
+
+
+def test_only_the_reporter_answers_a_contact_request() -> None:
+    private = PLACES["private"]
+    assert check(RESIDENT, Action.ANSWER_CONTACT, private, owner_id=RESIDENT.user_id)
+    assert not check(RESIDENT, Action.ANSWER_CONTACT, private, owner_id=999)
+    assert not check(OFFICIAL, Action.ANSWER_CONTACT, private, owner_id=999)
 
 
 def test_refusals_name_a_reason() -> None:

@@ -274,3 +274,56 @@ async def test_bot_stopped_between_commit_and_relay_delivers_once(
         await commune.liaison.wait_for(text=f"Signalement n°{report_id}", timeout=10)
     cards = [m for m in commune.liaison.inbox() if f"n°{report_id}" in (m.text or "")]
     assert len(cards) == 1
+
+
+async def test_sector_warning_is_cleaned_and_contact_needs_the_reporters_consent(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice, liaison = members.alice, members.liaison
+    centre = members.groups["Centre-bourg"]
+    report_id = await report(alice, "Faux agent du gaz, Clio AB-123-CD, rue des Lilas",
+                             category=fr("reports.category.doorstep"))
+    card = await liaison.wait_for(text=f"Signalement n°{report_id}")
+    liaison.press(fr("reports.warn_sector"))
+    notice = await centre.wait_for(text="Information de vigilance")
+    assert fr("reports.category.doorstep") in notice.text
+    assert "AB-123-CD" not in notice.text and "Lilas" not in notice.text  # facts stay private
+    liaison.press_data(f"wn:{report_id}", card.message_id)  # asked twice: sent once
+    await members.emu.wait_until(lambda: any(
+        a["text"] == fr("reports.sector_not_warned") for a in members.emu.callback_answers))
+    assert len([m for m in centre.sent() if "Information de vigilance" in (m.text or "")]) == 1
+
+    liaison.press(fr("reports.ask_contact"))
+    await alice.wait_for(text="La gendarmerie aimerait vous contacter")
+    await started(members.carol)
+    members.carol.press_data(f"ctr:{report_id}:y", members.carol.last().message_id)  # not hers
+    await members.emu.wait_until(lambda: any(
+        a["text"] == fr("denied.not_yours") for a in members.emu.callback_answers))
+    alice.press(fr("reports.contact_yes"))
+    answer = await liaison.wait_for(text="accepte d'être contacté")
+    assert f"tg://user?id={alice.id}" in (answer.raw_text or "")
+
+
+async def test_referent_flags_a_message_in_the_sector_group(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice, carol, liaison = members.alice, members.carol, members.liaison
+    centre = members.groups["Centre-bourg"]
+    await centre_member(members, carol)
+    store = services_of(vigie).store
+    sector = await store.sectors.by_name("Centre-bourg")
+    assert sector is not None
+    await store.referents.appoint(alice.id, sector.id, members.official.id)
+
+    posted = carol.send_text("Clio grise AB-123-CD, le conducteur photographie les maisons",
+                             chat=centre)
+    carol.send_command("/signaler", chat=centre, reply_to=posted["message_id"])
+    await centre.wait_for(text=fr("denied.referents_only"))
+    alice.send_command("/signaler", chat=centre, reply_to=posted["message_id"])
+    await centre.wait_for(text="Message transmis à la gendarmerie")
+    card = await liaison.wait_for(text="AB-123-CD")
+    assert fr("reports.card_untriaged") not in card.text
+    deleted = [c for c in members.emu.calls if c.method == "deleteMessage" and c.status == 200]
+    assert posted["message_id"] in [c.params["message_id"] for c in deleted]
+    alice.send_command("/signaler", chat=centre)  # not a reply
+    await centre.wait_for(text=fr("reports.flag_how")[:30])
