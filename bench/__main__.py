@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import outbox_fanout
+from bench import outbox_fanout, report_latency
 
-BENCHMARKS = {"outbox_fanout": outbox_fanout.main}
+BENCHMARKS = {"outbox_fanout": outbox_fanout.main, "report_latency": report_latency.main}
 
 
 def main(argv: list[str]) -> int:
