@@ -76,7 +76,7 @@ class Action(StrEnum):
     SET_REPORT_STATUS = "set_report_status"
     WARN_SECTOR = "warn_sector"
     ASK_CONTACT = "ask_contact"
-    ANSWER_CONTACT = "answer_contact"
+    REPORTER_ANSWER = "reporter_answer"
     FLAG_MESSAGE = "flag_message"
     EXCLUDE = "exclude"
     REINSTATE = "reinstate"
@@ -151,7 +151,8 @@ RULES: dict[Action, Rule] = {
     Action.WARN_SECTOR: Rule(EVERYWHERE, lambda a, p: liaison(a, p) or referent_here_or_staff(
         a, p), "denied.referents_only"),
     Action.ASK_CONTACT: Rule(EVERYWHERE, liaison, "denied.liaison_only"),
-    Action.ANSWER_CONTACT: Rule(PRIVATE, owner, "denied.not_yours"),
+    # The reporter answers a question about their own report (contact consent, a detail).
+    Action.REPORTER_ANSWER: Rule(PRIVATE, owner, "denied.not_yours"),
     # A referent replies /signaler to a message in their sector group to pass it on.
     Action.FLAG_MESSAGE: Rule(frozenset({ChatKind.SECTOR_GROUP}), referent_here_or_staff,
                               "denied.referents_only"),

@@ -31,12 +31,15 @@ RELAY_CARD = "relay_card"
 
 
 def _html(chat_id: int, text: str, purpose: str, ref: str, dedupe_key: str | None = None,
-          buttons: list[list[tuple[str, str]]] | None = None, protect: bool = False) -> Message:
+          buttons: list[list[tuple[str, str]]] | None = None, protect: bool = False,
+          markup: dict[str, object] | None = None) -> Message:
     payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
                                   "protect_content": protect}
     if buttons:
-        payload["reply_markup"] = {"inline_keyboard": [
+        markup = {"inline_keyboard": [
             [{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
+    if markup:
+        payload["reply_markup"] = markup
     return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
 
 
@@ -133,9 +136,12 @@ async def triage_cards(svc: Services, report: Report) -> list[Message]:
         language = await language_of(svc, referent)
         buttons = [[(i18n.t(language, "reports.forward"), f"tri:{report.id}:f"),
                     (i18n.t(language, "reports.dismiss"), f"tri:{report.id}:d")],
-                   [(i18n.t(language, "reports.warn_sector"), f"wn:{report.id}")]]
+                   [(i18n.t(language, "reports.ask_precision"), f"tri:{report.id}:q"),
+                    (i18n.t(language, "reports.warn_sector"), f"wn:{report.id}")]]
+        # A card per version of the report: a precision makes a new card, not a duplicate.
+        version = len(await svc.store.reports.history(report.id))
         messages.append(_html(referent, await card_text(svc, report, language), "triage_card",
-                              f"report:{report.id}", f"triage:{report.id}:{referent}",
+                              f"report:{report.id}", f"triage:{report.id}:{referent}:{version}",
                               buttons, protect=True))
     return messages
 
@@ -314,6 +320,46 @@ async def answer_contact(svc: Services, report: Report, accept: bool) -> bool:
                                          f"report:{report.id}")
     svc.outbox.wake()
     return bool(queued)
+
+
+async def ask_precision(svc: Services, report: Report, actor_id: int) -> bool:
+    """The referent asks the reporter for a detail; the reporter answers by replying."""
+    if report.reporter_id is None or report.status != TRIAGE:
+        return False
+    language = await language_of(svc, report.reporter_id)
+    # force_reply: the reporter's app opens a reply to this very message.
+    message = _html(report.reporter_id, i18n.t(language, "reports.precision_request",
+                                               id=report.id), "precision_request",
+                    f"report:{report.id}", markup={"force_reply": True})
+    async with svc.store.transaction():
+        await svc.store.outbox.enqueue([message])
+        await svc.store.reports.note(report.id, "precision_asked", actor_id)
+        await svc.store.audit.record(actor_id, "report.precision_asked", f"report:{report.id}")
+    svc.outbox.wake()
+    return True
+
+
+async def add_precision(svc: Services, report: Report, text: str, flags: str | None) -> bool:
+    """The reporter's answer joins the report; its referents get the updated card."""
+    if report.status != TRIAGE:
+        return False
+    async with svc.store.transaction():
+        await svc.store.reports.add_precision(report.id, text, flags)
+        updated = await svc.store.reports.get(report.id)
+        assert updated is not None
+        await svc.store.outbox.enqueue(await triage_cards(svc, updated))
+    svc.outbox.wake()
+    return True
+
+
+async def comment(svc: Services, report: Report, text: str, actor_id: int) -> None:
+    """The liaison's comment on a report reaches the reporter."""
+    async with svc.store.transaction():
+        await svc.store.reports.note(report.id, "commented", actor_id)
+        await svc.store.outbox.enqueue(await _tell_reporter(svc, report, "reports.comment_dm",
+                                                            comment=text))
+        await svc.store.audit.record(actor_id, "report.commented", f"report:{report.id}")
+    svc.outbox.wake()
 
 
 async def relay_overdue(svc: Services) -> int:

@@ -31,6 +31,7 @@ from core.permissions import Action
 from core.services import services
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
+from storage import Sector
 
 log = logs.get("handlers.onboarding")
 
@@ -106,11 +107,13 @@ async def answer_charter(turn: Turn) -> int:
     return await ask_sector(turn)
 
 
-async def enrol_in(turn: Turn, sector_id: int) -> int:
+async def enrol_in(turn: Turn, sector: Sector, confirmation: str) -> int:
+    """Record the sector, then say so (never the other way round), then ask the street."""
     async with turn.svc.store.transaction():
-        await turn.svc.store.people.enrol(turn.actor.user_id, sector_id, None)
+        await turn.svc.store.people.enrol(turn.actor.user_id, sector.id, None)
         await turn.svc.store.audit.record(turn.actor.user_id, "sector.chosen",
-                                          f"sector:{sector_id}")
+                                          f"sector:{sector.id}")
+    await turn.reply(confirmation, ReplyKeyboardRemove(), sector=sector.name)
     await turn.reply("enrolment.ask_street", InlineKeyboardMarkup(
         [[InlineKeyboardButton(turn.t("enrolment.skip_street"), callback_data="street:skip")]]
     ), limit=STREET_MAX)
@@ -124,8 +127,7 @@ async def choose_sector(turn: Turn) -> int | None:
     if sector is None or not sector.active:
         await turn.reply("enrolment.unknown_sector")
         return None
-    await turn.reply("enrolment.sector_chosen", ReplyKeyboardRemove(), sector=sector.name)
-    return await enrol_in(turn, sector.id)
+    return await enrol_in(turn, sector, "enrolment.sector_chosen")
 
 
 @guarded(Action.CHOOSE_SECTOR)
@@ -135,8 +137,7 @@ async def locate(turn: Turn) -> int | None:
     for sector in await turn.svc.store.sectors.active():
         polygons = turn.svc.sector_polygons.get(sector.name.casefold())
         if polygons and geo.contains(polygons, location.latitude, location.longitude):
-            await turn.reply("enrolment.sector_found", ReplyKeyboardRemove(), sector=sector.name)
-            return await enrol_in(turn, sector.id)
+            return await enrol_in(turn, sector, "enrolment.sector_found")
     sectors = await enrolment.sector_keyboard(turn.svc, "sector")
     await turn.reply("enrolment.location_outside", sectors)
     return None

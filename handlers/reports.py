@@ -11,13 +11,20 @@ import time
 from functools import partial
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
 from telegram import ReplyKeyboardRemove as NoKeyboard
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -26,12 +33,12 @@ from telegram.ext import (
 from core import geo, logs
 from core import reports as domain
 from core.commands import command
-from core.permissions import Action
+from core.permissions import Action, ChatKind
 from core.screening import plate_in, screen, sounds_like_emergency
 from core.services import KEY, Services
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
-from storage import NewReport, Report
+from storage import NewReport, OutboxRow, Report
 
 log = logs.get("handlers.reports")
 
@@ -270,6 +277,12 @@ async def load_report(turn: Turn) -> Report | None:
 @guarded(Action.TRIAGE_REPORT, subject=load_report)
 async def triage(turn: Turn) -> None:
     report: Report = turn.subject
+    if turn.data[2] == "q":
+        if not await domain.ask_precision(turn.svc, report, turn.actor.user_id):
+            await turn.answer("reports.already_handled", alert=True)
+            return
+        await turn.answer("reports.precision_asked")
+        return
     if turn.data[2] == "f":
         if await domain.relay(turn.svc, report, turn.actor.user_id) is None:
             await turn.answer("reports.already_handled", alert=True)
@@ -323,7 +336,7 @@ async def ask_contact(turn: Turn) -> None:
         await turn.answer("reports.contact_not_possible", alert=True)
 
 
-@guarded(Action.ANSWER_CONTACT, subject=load_report)
+@guarded(Action.REPORTER_ANSWER, subject=load_report)
 async def answer_contact(turn: Turn) -> None:
     report: Report = turn.subject
     accept = turn.data[2] == "y"
@@ -332,6 +345,72 @@ async def answer_contact(turn: Turn) -> None:
         await turn.reply("reports.already_answered")
         return
     await turn.reply("reports.contact_shared" if accept else "reports.contact_kept_private")
+
+
+class ReplyToBot(filters.MessageFilter):
+    """A message answering one of the bot's own messages."""
+
+    def __init__(self, app: Application) -> None:  # type: ignore[type-arg]
+        super().__init__()
+        self.app = app
+
+    def filter(self, message: Any) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == self.app.bot.id)
+
+
+async def replied_row(turn: Turn) -> OutboxRow | None:
+    """The outbox row that became the bot message being answered."""
+    replied = turn.message.reply_to_message if turn.message else None
+    assert replied is not None
+    return await turn.svc.store.outbox.sent_as(replied.chat.id, replied.message_id)
+
+
+async def _report_behind(turn: Turn, purpose: str) -> Report | None:
+    row = await replied_row(turn)
+    if row is None or row.ref is None or row.purpose != purpose:
+        return None
+    return await turn.svc.store.reports.get(int(row.ref.split(":")[1]))
+
+
+async def answered_question(turn: Turn) -> Report | None:
+    return await _report_behind(turn, "precision_request")
+
+
+async def answered_card(turn: Turn) -> Report | None:
+    return await _report_behind(turn, "relay_card")
+
+
+async def answer_to_bot(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reply to the bot: the reporter's precision, or the liaison's comment on a card."""
+    turn = await Turn.build(update, context)
+    row = await replied_row(turn)
+    purpose = row.purpose if row else None
+    if purpose == "precision_request":
+        await add_precision(update, context)
+    elif purpose == "relay_card":
+        await liaison_comment(update, context)
+    elif turn.place.kind is ChatKind.PRIVATE:
+        await turn.reply("fallback.text")
+
+
+@guarded(Action.REPORTER_ANSWER, subject=answered_question)
+async def add_precision(turn: Turn) -> None:
+    report: Report = turn.subject
+    text = turn.text.strip()[: turn.svc.settings.reports.description_max]
+    flags = ",".join(screen(text)) or None
+    if await domain.add_precision(turn.svc, report, text, flags):
+        await turn.reply("reports.precision_added", id=report.id)
+    else:
+        await turn.reply("reports.already_handled")
+
+
+@guarded(Action.SET_REPORT_STATUS, subject=answered_card)
+async def liaison_comment(turn: Turn) -> None:
+    report: Report = turn.subject
+    text = turn.text.strip()[: turn.svc.settings.reports.description_max]
+    await domain.comment(turn.svc, report, text, turn.actor.user_id)
+    await turn.reply("reports.comment_sent", id=report.id)
 
 
 async def sweep_triage(svc: Services, context: object) -> None:
@@ -374,7 +453,9 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     ))
     app.add_handler(CallbackQueryHandler(emergency_numbers, pattern=r"^rep:sos$"))
     app.add_handler(CommandHandler(command(Action.MY_REPORTS).names, my_reports))
-    app.add_handler(CallbackQueryHandler(triage, pattern=r"^tri:\d{1,9}:[fd]$"))
+    app.add_handler(CallbackQueryHandler(triage, pattern=r"^tri:\d{1,9}:[fdq]$"))
+    app.add_handler(MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND
+                                   & ReplyToBot(app), answer_to_bot))
     app.add_handler(CallbackQueryHandler(
         dismiss, pattern=one_of(r"dis:\d{1,9}", domain.DISMISS_REASONS)))
     app.add_handler(CallbackQueryHandler(set_status, pattern=r"^st:\d{1,9}:[rpcu]$"))

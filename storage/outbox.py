@@ -137,6 +137,15 @@ class Outbox:
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
         return None if row is None else _row(row)
 
+    async def sent_as(self, chat_id: int, message_id: int) -> OutboxRow | None:
+        """The row that became this Telegram message (someone replied to it)."""
+        row = await self.db.fetch_one(
+            f"SELECT {_COLUMNS} FROM outbox WHERE chat_id = ? AND message_id = ?"
+            " AND status = ? ORDER BY id DESC LIMIT 1",
+            (chat_id, message_id, DELIVERED),
+        )
+        return None if row is None else _row(row)
+
     async def by_ref(self, purpose: str, ref: str) -> list[OutboxRow]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM outbox WHERE purpose = ? AND ref = ? ORDER BY id",

@@ -128,6 +128,16 @@ class Reports:
             await self._event(report_id, to, actor_id, note)
         return await self.get(report_id)
 
+    async def add_precision(self, report_id: int, text: str, flags: str | None) -> None:
+        """The reporter's answer to a referent's question, appended to the description."""
+        async with self.db.transaction():
+            await self.db.execute(
+                "UPDATE reports SET description = description || ? || ?,"
+                " screen_flags = COALESCE(?, screen_flags), updated_at = ? WHERE id = ?",
+                ("\n— ", text, flags, time.time(), report_id),
+            )
+            await self._event(report_id, "precision_added", None, None)
+
     async def note(self, report_id: int, event: str, actor_id: int | None,
                    note: str | None = None) -> None:
         """Something happened to the report that does not change its status."""

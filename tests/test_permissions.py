@@ -62,7 +62,7 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.WARN_SECTOR: dict.fromkeys(PLACES, STAFF | LIAISON_ONLY)
     | {"sector_group": {"referent", "liaison", *STAFF}, "liaison_chat": EVERYONE},
     Action.ASK_CONTACT: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
-    Action.ANSWER_CONTACT: {"private": set()},  # only with a subject: see below
+    Action.REPORTER_ANSWER: {"private": set()},  # only with a subject: see below
     Action.FLAG_MESSAGE: {"sector_group": {"referent", *STAFF}},
     Action.EXCLUDE: {"private": STAFF, "sector_group": {"referent", *STAFF}},
     Action.REINSTATE: {"private": STAFF},
@@ -91,9 +91,9 @@ def test_a_subject_sector_overrides_the_chat() -> None:
 
 def test_only_the_reporter_answers_a_contact_request() -> None:
     private = PLACES["private"]
-    assert check(RESIDENT, Action.ANSWER_CONTACT, private, owner_id=RESIDENT.user_id)
-    assert not check(RESIDENT, Action.ANSWER_CONTACT, private, owner_id=999)
-    assert not check(OFFICIAL, Action.ANSWER_CONTACT, private, owner_id=999)
+    assert check(RESIDENT, Action.REPORTER_ANSWER, private, owner_id=RESIDENT.user_id)
+    assert not check(RESIDENT, Action.REPORTER_ANSWER, private, owner_id=999)
+    assert not check(OFFICIAL, Action.REPORTER_ANSWER, private, owner_id=999)
 
 
 def test_refusals_name_a_reason() -> None:

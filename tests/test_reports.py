@@ -327,3 +327,66 @@ async def test_referent_flags_a_message_in_the_sector_group(
     assert posted["message_id"] in [c.params["message_id"] for c in deleted]
     alice.send_command("/signaler", chat=centre)  # not a reply
     await centre.wait_for(text=fr("reports.flag_how")[:30])
+
+
+async def test_referent_asks_a_detail_and_the_liaison_comments(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice, carol, liaison = members.alice, members.carol, members.liaison
+    await centre_member(members, carol)
+    store = services_of(vigie).store
+    sector = await store.sectors.by_name("Centre-bourg")
+    assert sector is not None
+    await store.referents.appoint(alice.id, sector.id, members.official.id)
+
+    report_id = await report(carol, "Bruit de verre brisé près du parking")
+    await alice.wait_for(text=f"Signalement n°{report_id}")
+    alice.press(fr("reports.ask_precision"))
+    question = await carol.wait_for(text="aimerait une précision")
+    assert question.reply_markup == {"force_reply": True}
+    carol.send_text("Vers 21 h, côté entrée nord", reply_to=question.message_id)
+    await carol.wait_for(text=f"précision est ajoutée au signalement n°{report_id}")
+    updated = await alice.wait_for(text="Vers 21 h, côté entrée nord")
+    assert f"Signalement n°{report_id}" in updated.text
+
+    alice.press(fr("reports.forward"))  # from the updated card
+    card = await liaison.wait_for(text="Vers 21 h")
+    liaison.send_text("Patrouille passée, rien constaté", reply_to=card.message_id)
+    await liaison.wait_for(text=f"Commentaire transmis au déclarant du signalement n°{report_id}")
+    await carol.wait_for(text="Patrouille passée, rien constaté")
+    events = [status for status, _, _ in await store.reports.history(report_id)]
+    assert events == ["created", "precision_asked", "precision_added", "relayed", "commented"]
+
+
+async def test_photo_too_large_and_place_outside_the_commune(
+    make_settings: Callable[..., Settings], commune: Commune, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    square = '{"type": "Polygon", "coordinates": [[[2, 48], [3, 48], [3, 49], [2, 49], [2, 48]]]}'
+    polygon = Path(str(tmp_path)) / "centre.geojson"
+    polygon.write_text(square)
+    settings = make_settings(sectors=[{"name": "Centre-bourg", "geojson": polygon}])
+    async with running(build_application(settings)):
+        await started(commune.liaison)
+        await centre_member(commune, commune.alice)
+        alice = commune.alice
+        alice.send_command("/signaler")
+        await alice.wait_for(text=fr("reports.ask_category"))
+        alice.press(VEHICLE)
+        await alice.wait_for(text=fr("reports.ask_when"))
+        alice.press(NOW)
+        await alice.wait_for(text="Décrivez")
+        alice.send_text("Voiture abandonnée, vitres cassées")
+        await alice.wait_for(text=fr("reports.ask_location")[:20])
+        alice.send_location(45.76, 4.83)  # Lyon: not in this commune
+        await alice.wait_for(text=fr("reports.outside_commune")[:30])
+        alice.send_location(48.5, 2.5)
+        await alice.wait_for(text=fr("reports.ask_photo")[:20])
+        alice.send_photo(file_size=25 * 1024 * 1024)
+        await alice.wait_for(text=fr("reports.photo_too_large")[:30])
+        alice.send_photo(file_size=200_000)
+        await alice.wait_for(text=fr("reports.summary_title"))
+        alice.press(fr("reports.confirm"))
+        await alice.wait_for(text="Envoyé !")
+        await commune.liaison.wait_for(lambda m: m.kind == "location")
