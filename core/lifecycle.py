@@ -18,12 +18,15 @@ log = logs.get("lifecycle")
 PURGE_EVERY = 6 * 3600
 
 
-async def purge_outbox(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
+    """Forget what is past its retention: sent messages, then report contents."""
     svc = services_of(context.application)
     keep = svc.settings.outbox.keep_days * 86400
-    purged = await svc.store.outbox.purge_finished(time.time() - keep)
-    if purged:
-        log.info("outbox.purged", rows=purged)
+    messages = await svc.store.outbox.purge_finished(time.time() - keep)
+    reports = await svc.store.reports.purge_before(
+        time.time() - svc.settings.privacy.retention_days * 86400)
+    if messages or reports:
+        log.info("retention.purged", outbox_rows=messages, reports=reports)
 
 
 def services_of(app: Application) -> Services:  # type: ignore[type-arg]
@@ -38,8 +41,7 @@ async def startup(app: Application) -> None:  # type: ignore[type-arg]
     await svc.outbox.start()
     await menus.publish(svc, app.bot)
     if app.job_queue is not None:
-        app.job_queue.run_repeating(purge_outbox, interval=PURGE_EVERY, first=0,
-                                    name="purge_outbox")
+        app.job_queue.run_repeating(purge, interval=PURGE_EVERY, first=0, name="purge")
     log.info("vigie.started", bot_id=app.bot.id, sectors=len(svc.settings.sectors),
              charter_version=svc.charter.version)
 

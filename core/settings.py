@@ -137,6 +137,12 @@ class ReportsSettings(Section):
     description_max: int = Field(1000, ge=100, le=3000)
 
 
+class PrivacySettings(Section):
+    # Days after which a report's contents (description, place, photo, plate) and its link
+    # to the reporter are erased; only anonymous counts remain.
+    retention_days: int = Field(90, ge=1, le=3650)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "console"] = "auto"
@@ -155,6 +161,7 @@ class Settings(BaseSettings):
     roles: RolesSettings = RolesSettings()
     enrolment: EnrolmentSettings = EnrolmentSettings()
     reports: ReportsSettings = ReportsSettings()
+    privacy: PrivacySettings = PrivacySettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
 

@@ -108,6 +108,7 @@ async def run_demo(quiet: bool = True) -> int:
             group.add_bot(by=odile)
 
         narrator = Narrator(emu)
+        narrator.follow(liaison.id, "gendarmerie (groupe liaison)")
         for person, label in ((odile, "Odile, élue"), (roland, "Roland"), (alice, "Alice"),
                               (bob, "Bob")):
             narrator.follow(person.id, label)
@@ -117,6 +118,7 @@ async def run_demo(quiet: bool = True) -> int:
         settings = demo_settings(emu, Path(tmp), odile, liaison)
         async with running(build_application(settings)):
             await play(emu, narrator, odile, roland, alice, bob, groups)
+            await report_loop(narrator, alice, roland, gaston, liaison)
     print("\nFin de la démonstration : tout s'est passé sur cette machine, sans compte Telegram.")
     return 0
 
@@ -177,6 +179,36 @@ async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland:
     await centre.wait_for(text=fr("denied.officials_only"))
     alice.send_command("/aide")
     await alice.wait_for(text=fr("help.title"))
+    narrator.show()
+
+
+async def report_loop(narrator: Narrator, alice: Person, roland: Person, gaston: Person,
+                      liaison: Group) -> None:
+    narrator.step("8. Alice signale un véhicule ; Roland, référent, transmet")
+    alice.send_command("/signaler")
+    await alice.wait_for(text=fr("reports.ask_category"))
+    alice.press(fr("reports.category.vehicle"))
+    await alice.wait_for(text=fr("reports.ask_when"))
+    alice.press(fr("reports.when.now"))
+    await alice.wait_for(text="Décrivez")
+    alice.send_text("Camionnette blanche sans plaque, deux passages lents en dix minutes "
+                    "devant les maisons de la rue des Lilas")
+    await alice.wait_for(text="Où était-ce")
+    alice.send_text(fr("reports.skip"))
+    await alice.wait_for(text="photo")
+    alice.press(fr("reports.skip"))
+    await alice.wait_for(text=fr("reports.summary_title"))
+    alice.press(fr("reports.confirm"))
+    await roland.wait_for(text="Signalement n°")
+    roland.press(fr("reports.forward"))
+    await liaison.wait_for(text="Signalement n°")
+    narrator.show()
+
+    narrator.step("9. La gendarmerie répond ; Alice voit la suite de son signalement")
+    gaston.press(fr("reports.status_button.r"), chat=liaison)
+    await alice.wait_for(text=fr("reports.status.received"))
+    gaston.press(fr("reports.status_button.p"), chat=liaison)
+    await alice.wait_for(text=fr("reports.status.patrol_informed"))
     narrator.show()
 
 

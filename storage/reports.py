@@ -138,6 +138,25 @@ class Reports:
             )
             await self._event(report_id, "precision_added", None, None)
 
+    async def purge_before(self, before: float) -> int:
+        """Erase contents and reporter of reports older than `before`; keep the counts."""
+        now = time.time()
+        async with self.db.transaction() as conn:
+            rows = await (await conn.execute(
+                "SELECT id FROM reports WHERE created_at < ? AND purged_at IS NULL", (before,)
+            )).fetchall()
+            for (report_id,) in rows:
+                await conn.execute(
+                    "UPDATE reports SET description = NULL, latitude = NULL, longitude = NULL,"
+                    " photo_file_id = NULL, plate = NULL, screen_flags = NULL,"
+                    " reporter_id = NULL, purged_at = ?, updated_at = ? WHERE id = ?",
+                    (now, now, report_id),
+                )
+                await conn.execute("UPDATE report_events SET note = NULL WHERE report_id = ?",
+                                   (report_id,))
+                await self._event(report_id, "purged", None, None)
+        return len(rows)
+
     async def note(self, report_id: int, event: str, actor_id: int | None,
                    note: str | None = None) -> None:
         """Something happened to the report that does not change its status."""

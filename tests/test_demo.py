@@ -19,6 +19,9 @@ async def test_demo_walks_through_to_the_end(capsys: pytest.CaptureFixture[str])
         "Rue déclarée : Rue des Lilas",
         "[Bob] Bienvenue ! Vous avez rejoint le groupe du secteur Les Hauts",
         "[groupe Centre-bourg] Cette action est réservée aux élus",
+        "[Roland] 🔎 Signalement n°1",
+        "[gendarmerie (groupe liaison)] 🔎 Signalement n°1",
+        "[Alice] Votre signalement n°1 : patrouille informée.",
         "Fin de la démonstration",
     ):
         assert expected in out, expected

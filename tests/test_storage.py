@@ -125,6 +125,29 @@ async def test_settled_outbox_rows_are_forgotten_after_the_keep_period(store: St
     assert await store.outbox.get(ids[2]) is not None  # still pending: kept
 
 
+async def test_retention_erases_contents_and_reporter_but_keeps_counts(store: Store) -> None:
+    from storage import NewReport
+
+    await store.sectors.sync(["Nord"])
+    nord = await store.sectors.by_name("Nord")
+    assert nord is not None
+    await store.people.ensure(7, "fr")
+    old = await store.reports.create(NewReport(7, nord.id, "vehicle", "now", "Clio AB-123-CD",
+                                               48.8, 2.3, "photo-id", None, "AB123CD"),
+                                     "relayed", None)
+    await store.db.execute("UPDATE reports SET created_at = 0 WHERE id = ?", (old.id,))
+    recent = await store.reports.create(NewReport(7, nord.id, "other", "today", "Tag"),
+                                        "relayed", None)
+    assert await store.reports.purge_before(1000.0) == 1
+    purged, kept = await store.reports.get(old.id), await store.reports.get(recent.id)
+    assert purged is not None and kept is not None
+    assert (purged.description, purged.latitude, purged.photo_file_id, purged.plate,
+            purged.reporter_id) == (None, None, None, None, None)
+    assert (purged.sector_id, purged.category, purged.status) == (nord.id, "vehicle", "relayed")
+    assert kept.description == "Tag" and kept.reporter_id == 7
+    assert await store.reports.purge_before(1000.0) == 0  # once
+
+
 async def test_chat_migration_moves_sector_and_queued_rows(store: Store) -> None:
     await store.sectors.sync(["Nord"])
     nord = await store.sectors.by_name("Nord")
