@@ -23,10 +23,13 @@ async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
     svc = services_of(context.application)
     keep = svc.settings.outbox.keep_days * 86400
     messages = await svc.store.outbox.purge_finished(time.time() - keep)
-    reports = await svc.store.reports.purge_before(
-        time.time() - svc.settings.privacy.retention_days * 86400)
+    async with svc.store.transaction():
+        reports = await svc.store.reports.purge_before(
+            time.time() - svc.settings.privacy.retention_days * 86400)
+        for report_id in reports:
+            await svc.store.audit.record(None, "report.purged", f"report:{report_id}")
     if messages or reports:
-        log.info("retention.purged", outbox_rows=messages, reports=reports)
+        log.info("retention.purged", outbox_rows=messages, reports=len(reports))
 
 
 def services_of(app: Application) -> Services:  # type: ignore[type-arg]

@@ -138,8 +138,9 @@ class Reports:
             )
             await self._event(report_id, "precision_added", None, None)
 
-    async def purge_before(self, before: float) -> int:
-        """Erase contents and reporter of reports older than `before`; keep the counts."""
+    async def purge_before(self, before: float) -> list[int]:
+        """Erase contents and reporter of reports older than `before`; keep the counts.
+        Returns the ids purged."""
         now = time.time()
         async with self.db.transaction() as conn:
             rows = await (await conn.execute(
@@ -155,7 +156,7 @@ class Reports:
                 await conn.execute("UPDATE report_events SET note = NULL WHERE report_id = ?",
                                    (report_id,))
                 await self._event(report_id, "purged", None, None)
-        return len(rows)
+        return [report_id for (report_id,) in rows]
 
     async def note(self, report_id: int, event: str, actor_id: int | None,
                    note: str | None = None) -> None:

@@ -138,14 +138,14 @@ async def test_retention_erases_contents_and_reporter_but_keeps_counts(store: St
     await store.db.execute("UPDATE reports SET created_at = 0 WHERE id = ?", (old.id,))
     recent = await store.reports.create(NewReport(7, nord.id, "other", "today", "Tag"),
                                         "relayed", None)
-    assert await store.reports.purge_before(1000.0) == 1
+    assert await store.reports.purge_before(1000.0) == [old.id]
     purged, kept = await store.reports.get(old.id), await store.reports.get(recent.id)
     assert purged is not None and kept is not None
     assert (purged.description, purged.latitude, purged.photo_file_id, purged.plate,
             purged.reporter_id) == (None, None, None, None, None)
     assert (purged.sector_id, purged.category, purged.status) == (nord.id, "vehicle", "relayed")
     assert kept.description == "Tag" and kept.reporter_id == 7
-    assert await store.reports.purge_before(1000.0) == 0  # once
+    assert await store.reports.purge_before(1000.0) == []  # once
 
 
 async def test_chat_migration_moves_sector_and_queued_rows(store: Store) -> None:
