@@ -32,6 +32,7 @@ from handlers import (
     membership,
     moderation,
     onboarding,
+    privacy,
     referents,
     reports,
 )
@@ -74,8 +75,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         sector_polygons=sector_polygons(settings.sectors),
     )
     # Order matters within a handler group: flows first, the catch-all fallback last.
-    for module in (onboarding, reports, membership, referents, moderation, groups, common,
-                   fallback):
+    for module in (onboarding, reports, membership, referents, moderation, privacy, groups,
+                   common, fallback):
         module.register(app)
     return app
 

@@ -78,6 +78,9 @@ class Action(StrEnum):
     ASK_CONTACT = "ask_contact"
     REPORTER_ANSWER = "reporter_answer"
     FLAG_MESSAGE = "flag_message"
+    PRIVACY_NOTICE = "privacy_notice"
+    MY_DATA = "my_data"
+    ERASE_MY_DATA = "erase_my_data"
     EXCLUDE = "exclude"
     REINSTATE = "reinstate"
     LINK_SECTOR = "link_sector"
@@ -98,6 +101,10 @@ def staff(actor: Actor, place: Place) -> bool:
 def met(actor: Actor, place: Place) -> bool:
     """Someone who has started the bot and not been excluded."""
     return actor.status not in ("stranger", "excluded")
+
+
+def known(actor: Actor, place: Place) -> bool:
+    return actor.status != "stranger"
 
 
 def member(actor: Actor, place: Place) -> bool:
@@ -156,6 +163,10 @@ RULES: dict[Action, Rule] = {
     # A referent replies /signaler to a message in their sector group to pass it on.
     Action.FLAG_MESSAGE: Rule(frozenset({ChatKind.SECTOR_GROUP}), referent_here_or_staff,
                               "denied.referents_only"),
+    Action.PRIVACY_NOTICE: Rule(PRIVATE, anyone, "denied.generic"),
+    # Every person the bot knows, excluded ones included, may see and erase their data.
+    Action.MY_DATA: Rule(PRIVATE, known, "denied.nothing_stored"),
+    Action.ERASE_MY_DATA: Rule(PRIVATE, known, "denied.nothing_stored"),
     # In a sector group, as a reply (referents of that sector); in private, by id.
     Action.EXCLUDE: Rule(frozenset({ChatKind.PRIVATE, ChatKind.SECTOR_GROUP}),
                          referent_here_or_staff, "denied.referents_only"),

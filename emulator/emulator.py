@@ -208,6 +208,11 @@ class TelegramEmulator:
         """Tracebacks of emulator bugs hit while serving requests (answered with 500)."""
         return list(self._server.internal_errors) if self._server else []
 
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of a file the bot uploaded or a person sent (a document, a photo)."""
+        with self._state.lock:
+            return self._state.files[file_id].content
+
     def inject_update(self, kind: str, payload: Any) -> bool:
         """Queue a raw update exactly as given, malformed or of an unknown type: what a
         broken or newer Telegram might send. False if the bot's allowed_updates drop it."""

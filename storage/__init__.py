@@ -10,6 +10,7 @@ from storage.db import Database, StorageError
 from storage.enrolment import JoinRequest, JoinRequests, ReferentApplication, ReferentApplications
 from storage.outbox import Message, Outbox, OutboxRow
 from storage.people import People, Person
+from storage.privacy import Privacy
 from storage.referents import ReferentRole, Referents
 from storage.reports import NewReport, Report, Reports
 from storage.sectors import Sector, Sectors
@@ -42,6 +43,7 @@ class Store:
         self.audit = Audit(self.db)
         self.join_requests = JoinRequests(self.db)
         self.reports = Reports(self.db)
+        self.privacy = Privacy(self.db)
         self.referent_applications = ReferentApplications(self.db)
 
     async def open(self) -> None:

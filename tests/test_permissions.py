@@ -64,6 +64,9 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.ASK_CONTACT: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
     Action.REPORTER_ANSWER: {"private": set()},  # only with a subject: see below
     Action.FLAG_MESSAGE: {"sector_group": {"referent", *STAFF}},
+    Action.PRIVACY_NOTICE: {"private": EVERYONE},
+    Action.MY_DATA: {"private": EVERYONE - {"stranger"}},
+    Action.ERASE_MY_DATA: {"private": EVERYONE - {"stranger"}},
     Action.EXCLUDE: {"private": STAFF, "sector_group": {"referent", *STAFF}},
     Action.REINSTATE: {"private": STAFF},
     Action.LINK_SECTOR: {"group": STAFF, "sector_group": STAFF},

@@ -1,0 +1,74 @@
+"""Data protection for residents: what is kept and why, a copy of it, and erasure."""
+
+from __future__ import annotations
+
+import json
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from core import enrolment, logs
+from core.commands import command
+from core.permissions import Action
+from core.turn import Turn, guarded
+
+log = logs.get("handlers.privacy")
+
+
+@guarded(Action.PRIVACY_NOTICE)
+async def privacy_notice(turn: Turn) -> None:
+    settings = turn.svc.settings
+    await turn.reply("privacy.notice", commune=settings.commune.name,
+                     retention=settings.privacy.retention_days,
+                     keep=int(settings.outbox.keep_days))
+
+
+@guarded(Action.MY_DATA)
+async def my_data(turn: Turn) -> None:
+    data = await turn.svc.store.privacy.export(turn.actor.user_id)
+    document = InputFile(json.dumps(data, ensure_ascii=False, indent=2).encode(),
+                         filename="mes-donnees-vigie.json")
+    await turn.context.bot.send_document(turn.place.chat_id, document,
+                                         caption=turn.t("privacy.export_caption"))
+    person = data["person"] or {}
+    await turn.reply("privacy.summary", sector=person.get("sector") or "—",
+                     street=person.get("street") or "—", status=person.get("status") or "—",
+                     charter=len(data["charter_acceptances"]), reports=len(data["reports"]),
+                     actions=len(data["actions"]))
+
+
+@guarded(Action.ERASE_MY_DATA)
+async def ask_erase(turn: Turn) -> None:
+    if turn.actor.referent_of:
+        await turn.reply("privacy.referent_first")
+        return
+    await turn.reply("privacy.erase_confirm", InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.t("privacy.erase_yes"), callback_data="erase:yes"),
+        InlineKeyboardButton(turn.t("privacy.erase_no"), callback_data="erase:no"),
+    ]]))
+
+
+@guarded(Action.ERASE_MY_DATA)
+async def erase(turn: Turn) -> None:
+    await turn.answer()
+    if turn.data[1] != "yes":
+        await turn.reply("privacy.erase_kept")
+        return
+    if turn.actor.referent_of:  # appointed between the question and the answer
+        await turn.reply("privacy.referent_first")
+        return
+    sector = await turn.svc.store.sectors.get(turn.actor.sector_id or 0)
+    if sector is not None and sector.chat_id is not None:
+        await enrolment.remove_from_group(turn.context.bot, sector.chat_id, turn.actor.user_id)
+    # A report being written is dropped with the rest.
+    turn.context.user_data.clear()  # type: ignore[union-attr]
+    await turn.svc.store.privacy.erase(turn.actor.user_id)
+    log.info("privacy.erased")
+    await turn.reply("privacy.erased")
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler(command(Action.PRIVACY_NOTICE).names, privacy_notice))
+    app.add_handler(CommandHandler(command(Action.MY_DATA).names, my_data))
+    app.add_handler(CommandHandler(command(Action.ERASE_MY_DATA).names, ask_erase))
+    app.add_handler(CallbackQueryHandler(erase, pattern=r"^erase:(yes|no)$"))
