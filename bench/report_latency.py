@@ -26,17 +26,14 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
 
 from bot import build_application
-from core import i18n, logs
+from core import logs
 from core.lifecycle import running, services_of
 from core.settings import Settings
+from demo.scripts import draft_report, fr
 from emulator import Limits, Person, TelegramEmulator
 
 SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "5"))
 REPORTS = int(os.environ.get("VIGIE_BENCH_REPORTS", "30"))
-
-
-def fr(key: str) -> str:
-    return i18n.t("fr", key)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -54,22 +51,6 @@ async def watch(person: Person, pattern: re.Pattern[str], seen: dict[int, float]
             if match:
                 seen.setdefault(int(match.group(1)), now)
         await asyncio.sleep(0.005)
-
-
-async def draft_report(person: Person, number: int) -> None:
-    person.send_command("/signaler")
-    await person.wait_for(text=fr("reports.ask_category"), timeout=30)
-    person.press(fr("reports.category.vehicle"))
-    await person.wait_for(text=fr("reports.ask_when"), timeout=30)
-    person.press(fr("reports.when.now"))
-    await person.wait_for(text="Décrivez", timeout=30)
-    # Unrelated texts: similar ones would be grouped into one card, not measured here.
-    person.send_text(" ".join(f"fait{number}x{word}" for word in range(6)))
-    await person.wait_for(text="Où était-ce", timeout=30)
-    person.send_text(fr("reports.skip"))
-    await person.wait_for(text="photo", timeout=30)
-    person.press(fr("reports.skip"))
-    await person.wait_for(text=fr("reports.summary_title"), timeout=30)
 
 
 async def vigie_run(emu: TelegramEmulator, folder: Path) -> tuple[list[float], float]:
@@ -96,7 +77,9 @@ async def vigie_run(emu: TelegramEmulator, folder: Path) -> tuple[list[float], f
             await store.charter.accept(person.id, version, "fr")
             await store.people.enrol(person.id, sector.id, None)
         for number, person in enumerate(residents):
-            await draft_report(person, number)
+            # Unrelated texts: similar ones would be grouped into one card, not measured here.
+            await draft_report(person, " ".join(f"fait{number}x{word}" for word in range(6)),
+                               step_timeout=30)
 
         confirmed: dict[int, float] = {}
         cards: dict[int, float] = {}

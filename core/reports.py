@@ -256,6 +256,18 @@ async def _tell_reporter(svc: Services, report: Report, key: str, **values: str
     return [_html(report.reporter_id, text, "reporter_notice", f"report:{report.id}")]
 
 
+async def _once(svc: Services, message: Message, report: Report, event: str,
+                actor_id: int | None) -> bool:
+    """Queue a message its dedupe key allows only once; note and audit it the first time."""
+    async with svc.store.transaction():
+        queued = await svc.store.outbox.enqueue([message])
+        if queued:
+            await svc.store.reports.note(report.id, event, actor_id)
+            await svc.store.audit.record(actor_id, f"report.{event}", f"report:{report.id}")
+    svc.outbox.wake()
+    return bool(queued)
+
+
 async def warn_sector(svc: Services, report: Report, actor_id: int) -> bool:
     """A short, cleaned notice to the sector group: category, area, time and advice.
 
@@ -271,15 +283,9 @@ async def warn_sector(svc: Services, report: Report, actor_id: int) -> bool:
                   when=i18n.t(language, f"reports.when.{report.occurred}"),
                   date=time.strftime("%d/%m", time.localtime(report.created_at)),
                   advice=i18n.t(language, f"reports.advice.{report.category}"))
-    async with svc.store.transaction():
-        queued = await svc.store.outbox.enqueue([_html(
-            sector.chat_id, text, "sector_notice", f"report:{report.id}",
-            f"sector-notice:{report.id}")])
-        if queued:
-            await svc.store.reports.note(report.id, "sector_warned", actor_id)
-            await svc.store.audit.record(actor_id, "report.sector_warned", f"report:{report.id}")
-    svc.outbox.wake()
-    return bool(queued)
+    notice = _html(sector.chat_id, text, "sector_notice", f"report:{report.id}",
+                   f"sector-notice:{report.id}")
+    return await _once(svc, notice, report, "sector_warned", actor_id)
 
 
 async def ask_contact(svc: Services, report: Report, actor_id: int) -> bool:
@@ -289,15 +295,11 @@ async def ask_contact(svc: Services, report: Report, actor_id: int) -> bool:
     language = await language_of(svc, report.reporter_id)
     buttons = [[(i18n.t(language, "reports.contact_yes"), f"ctr:{report.id}:y"),
                 (i18n.t(language, "reports.contact_no"), f"ctr:{report.id}:n")]]
-    async with svc.store.transaction():
-        queued = await svc.store.outbox.enqueue([_html(
-            report.reporter_id, i18n.t(language, "reports.contact_request", id=report.id),
-            "contact_request", f"report:{report.id}", f"contact-ask:{report.id}", buttons)])
-        if queued:
-            await svc.store.reports.note(report.id, "contact_asked", actor_id)
-            await svc.store.audit.record(actor_id, "report.contact_asked", f"report:{report.id}")
-    svc.outbox.wake()
-    return bool(queued)
+    request = _html(report.reporter_id,
+                    i18n.t(language, "reports.contact_request", id=report.id),
+                    "contact_request", f"report:{report.id}", f"contact-ask:{report.id}",
+                    buttons)
+    return await _once(svc, request, report, "contact_asked", actor_id)
 
 
 async def answer_contact(svc: Services, report: Report, accept: bool) -> bool:
@@ -309,17 +311,10 @@ async def answer_contact(svc: Services, report: Report, accept: bool) -> bool:
     text = (i18n.t(language, "reports.contact_accepted", id=report.id,
                    person=mention(report.reporter_id, language)) if accept
             else i18n.t(language, "reports.contact_declined", id=report.id))
-    async with svc.store.transaction():
-        queued = await svc.store.outbox.enqueue([_html(
-            liaison_chat, text, "contact_answer", f"report:{report.id}",
-            f"contact-answer:{report.id}", protect=True)])
-        if queued:
-            event = "contact_accepted" if accept else "contact_declined"
-            await svc.store.reports.note(report.id, event, report.reporter_id)
-            await svc.store.audit.record(report.reporter_id, f"report.{event}",
-                                         f"report:{report.id}")
-    svc.outbox.wake()
-    return bool(queued)
+    answer = _html(liaison_chat, text, "contact_answer", f"report:{report.id}",
+                   f"contact-answer:{report.id}", protect=True)
+    event = "contact_accepted" if accept else "contact_declined"
+    return await _once(svc, answer, report, event, report.reporter_id)
 
 
 async def ask_precision(svc: Services, report: Report, actor_id: int) -> bool:

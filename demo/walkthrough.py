@@ -11,19 +11,16 @@ import tempfile
 from pathlib import Path
 
 from bot import build_application
-from core import i18n, logs
+from core import logs
 from core.lifecycle import running
 from core.settings import Settings
+from demo.scripts import CHARTER_QUESTION, enrol, fr, send_report
 from emulator import Group, Limits, Person, SentMessage, TelegramEmulator
 
 DEMO_TOKEN = "999999:DEMO-token-for-the-local-emulator-only"
 SECTORS = ("Centre-bourg", "Les Hauts", "La Vallée")
 # The emulator keeps Telegram's limits, in faster time so the demo takes seconds.
 SCALE = 20.0
-
-
-def fr(key: str, **values: object) -> str:
-    return i18n.t("fr", key, **values)
 
 
 class Narrator:
@@ -73,20 +70,6 @@ def demo_settings(emu: TelegramEmulator, folder: Path, official: Person, liaison
     )
 
 
-async def enrol(person: Person, sector: str, street: str | None) -> None:
-    person.send_command("/start")
-    await person.wait_for(text="Acceptez-vous cette charte")
-    person.press(fr("charter.accept"))
-    await person.wait_for(text=fr("enrolment.choose_sector")[:20])
-    person.press(sector)
-    await person.wait_for(text="rue")
-    if street:
-        person.send_text(street)
-    else:
-        person.press(fr("enrolment.skip_street"))
-    await person.wait_for(text="lien")
-
-
 async def run_demo(quiet: bool = True) -> int:
     """Play the walk-through; `quiet` keeps log lines out of the transcript (CLI use)."""
     if quiet:
@@ -129,7 +112,7 @@ async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland:
 
     narrator.step("1. L'élue écrit au bot, puis relie chaque groupe Telegram à son secteur")
     odile.send_command("/start")  # Telegram lets a bot write only to people who started it
-    await odile.wait_for(text="Acceptez-vous cette charte")
+    await odile.wait_for(text=CHARTER_QUESTION)
     odile.press(fr("charter.accept"))
     await odile.wait_for(text=fr("enrolment.choose_sector"))
     for name, group in groups.items():
@@ -167,7 +150,7 @@ async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland:
 
     narrator.step("6. Bob a trouvé le lien des Hauts avant de parler au bot")
     bob.request_join(invite_link(emu, hauts))
-    await bob.wait_for(text="Acceptez-vous cette charte")
+    await bob.wait_for(text=CHARTER_QUESTION)
     bob.press(fr("charter.accept"))
     await odile.wait_for(text="Les Hauts")
     odile.press(fr("enrolment.approve"))
@@ -185,20 +168,8 @@ async def play(emu: TelegramEmulator, narrator: Narrator, odile: Person, roland:
 async def report_loop(narrator: Narrator, alice: Person, roland: Person, gaston: Person,
                       liaison: Group) -> None:
     narrator.step("8. Alice signale un véhicule ; Roland, référent, transmet")
-    alice.send_command("/signaler")
-    await alice.wait_for(text=fr("reports.ask_category"))
-    alice.press(fr("reports.category.vehicle"))
-    await alice.wait_for(text=fr("reports.ask_when"))
-    alice.press(fr("reports.when.now"))
-    await alice.wait_for(text="Décrivez")
-    alice.send_text("Camionnette blanche sans plaque, deux passages lents en dix minutes "
-                    "devant les maisons de la rue des Lilas")
-    await alice.wait_for(text="Où était-ce")
-    alice.send_text(fr("reports.skip"))
-    await alice.wait_for(text="photo")
-    alice.press(fr("reports.skip"))
-    await alice.wait_for(text=fr("reports.summary_title"))
-    alice.press(fr("reports.confirm"))
+    await send_report(alice, "Camionnette blanche sans plaque, deux passages lents en dix "
+                             "minutes devant les maisons de la rue des Lilas")
     await roland.wait_for(text="Signalement n°")
     roland.press(fr("reports.forward"))
     await liaison.wait_for(text="Signalement n°")

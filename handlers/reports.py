@@ -318,22 +318,21 @@ async def set_status(turn: Turn) -> None:
     await turn.answer("reports.status_recorded", status=turn.t(f"reports.status.{status}"))
 
 
+async def acknowledge(turn: Turn, done: bool, done_key: str, refused_key: str) -> None:
+    """A toast when the button did its work, an alert saying why when it could not."""
+    await turn.answer(done_key if done else refused_key, alert=not done)
+
+
 @guarded(Action.WARN_SECTOR, subject=load_report)
 async def warn_sector(turn: Turn) -> None:
-    report: Report = turn.subject
-    if await domain.warn_sector(turn.svc, report, turn.actor.user_id):
-        await turn.answer("reports.sector_warned")
-    else:
-        await turn.answer("reports.sector_not_warned", alert=True)
+    done = await domain.warn_sector(turn.svc, turn.subject, turn.actor.user_id)
+    await acknowledge(turn, done, "reports.sector_warned", "reports.sector_not_warned")
 
 
 @guarded(Action.ASK_CONTACT, subject=load_report)
 async def ask_contact(turn: Turn) -> None:
-    report: Report = turn.subject
-    if await domain.ask_contact(turn.svc, report, turn.actor.user_id):
-        await turn.answer("reports.contact_asked")
-    else:
-        await turn.answer("reports.contact_not_possible", alert=True)
+    done = await domain.ask_contact(turn.svc, turn.subject, turn.actor.user_id)
+    await acknowledge(turn, done, "reports.contact_asked", "reports.contact_not_possible")
 
 
 @guarded(Action.REPORTER_ANSWER, subject=load_report)

@@ -14,7 +14,8 @@ from bot import build_application
 from core.charter import Charter
 from core.lifecycle import running, services_of
 from core.settings import Settings
-from emulator import Group, Person, SentMessage
+from demo.scripts import enrol
+from emulator import Group, Person
 from storage import Message
 from tests.conftest import ROOT, Commune, fr
 
@@ -37,20 +38,6 @@ async def link(commune: Commune, name: str, supergroup: bool = True) -> Group:
 def join_link(group: Group) -> str:
     return str([x for x in group.invite_links() if x.get("creates_join_request")][-1]
                ["invite_link"])
-
-
-async def enrol(person: Person, sector: str, street: str | None = None) -> SentMessage:
-    person.send_command("/start")
-    await person.wait_for(text="Acceptez-vous cette charte")
-    person.press(fr("charter.accept"))
-    await person.wait_for(text=fr("enrolment.choose_sector"))
-    person.press(sector)
-    await person.wait_for(text=fr("enrolment.ask_street", limit=80)[:30])
-    if street:
-        person.send_text(street)
-    else:
-        person.press(fr("enrolment.skip_street"))
-    return await person.wait_for(text=sector)
 
 
 async def centre_member(commune: Commune, person: Person) -> Group:

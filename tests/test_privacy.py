@@ -8,9 +8,15 @@ from pathlib import Path
 from telegram.ext import Application
 
 from core.lifecycle import services_of
+from demo.scripts import draft_report
 from tests.conftest import Commune, fr
 from tests.test_enrolment import stored_values_matching
-from tests.test_reports import members, report, started  # noqa: F401 - fixtures and helpers
+from tests.test_reports import (  # noqa: F401 - a fixture and helpers
+    make_referent,
+    members,
+    report,
+    started,
+)
 
 
 def mentions(user_id: int):  # type: ignore[no-untyped-def]
@@ -69,10 +75,8 @@ async def test_erasure_leaves_no_trace_and_keeps_anonymous_counts(
 async def test_referent_must_give_up_the_role_first(
     vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
 ) -> None:
+    await make_referent(vigie, members, members.alice)
     store = services_of(vigie).store
-    sector = await store.sectors.by_name("Centre-bourg")
-    assert sector is not None
-    await store.referents.appoint(members.alice.id, sector.id, members.official.id)
     members.alice.send_command("/supprimer_mes_donnees")
     await members.alice.wait_for(text=fr("privacy.referent_first")[:30])
     assert await store.people.get(members.alice.id) is not None
@@ -82,18 +86,7 @@ async def test_erasure_in_the_middle_of_a_report_draft_sends_nothing(
     vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
 ) -> None:
     alice = members.alice
-    alice.send_command("/signaler")
-    await alice.wait_for(text=fr("reports.ask_category"))
-    alice.press(fr("reports.category.vehicle"))
-    await alice.wait_for(text=fr("reports.ask_when"))
-    alice.press(fr("reports.when.now"))
-    await alice.wait_for(text="Décrivez")
-    alice.send_text("Voiture qui tourne depuis une heure")
-    await alice.wait_for(text="Où était-ce")
-    alice.send_text(fr("reports.skip"))
-    await alice.wait_for(text="photo")
-    alice.press(fr("reports.skip"))
-    summary = await alice.wait_for(text=fr("reports.summary_title"))
+    summary = await draft_report(alice, "Voiture qui tourne depuis une heure")
     alice.send_command("/supprimer_mes_donnees")
     await alice.wait_for(text=fr("privacy.erase_confirm")[:30])
     alice.press(fr("privacy.erase_yes"))

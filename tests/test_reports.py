@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from telegram.ext import Application
 
 from bot import build_application
 from core.lifecycle import running, services_of
+from core.reports import CATEGORIES as CATEGORY_CODES
 from core.settings import Settings
+from demo.scripts import confirm_report, draft_report, send_report
 from emulator import Person, SentMessage
 from tests.conftest import Commune, fr
 from tests.test_enrolment import centre_member
@@ -25,32 +27,19 @@ async def started(person: Person) -> None:
     await person.wait_for(text="/aide")
 
 
-async def report(person: Person, text: str, category: str = VEHICLE, when: str = NOW,
-                 location: tuple[float, float] | None = None, photo: bool = False) -> int:
-    person.send_command("/signaler")
-    await person.wait_for(text=fr("reports.ask_category"))
-    person.press(category)
-    await person.wait_for(text=fr("reports.ask_when"))
-    person.press(when)
-    await person.wait_for(text="Décrivez")
-    person.send_text(text)
-    await person.wait_for(text=fr("reports.ask_location")[:20])
-    if location:
-        person.send_location(*location)
-        await person.wait_for(text=fr("reports.ask_photo")[:20])
-    else:
-        person.send_text(fr("reports.skip"))
-        await person.wait_for(text=fr("reports.ask_photo")[:20])
-    if photo:
-        person.send_photo()
-    else:
-        person.press(fr("reports.skip"))
-    await person.wait_for(text=fr("reports.summary_title"))
-    person.press(fr("reports.confirm"))
-    sent = await person.wait_for(text="Envoyé !")
-    match = re.search(r"n°(\d+)", sent.text or "")
-    assert match is not None
-    return int(match.group(1))
+async def report(person: Person, text: str, category: str = VEHICLE, **draft: Any) -> int:
+    """A whole report, sent; `category` by its French label as the tests read it."""
+    code = next(c for c in CATEGORY_CODES if fr(f"reports.category.{c}") == category)
+    return await send_report(person, text, category=code, **draft)
+
+
+async def make_referent(app: Application, commune: Commune,  # type: ignore[type-arg]
+                        person: Person, sector: str = "Centre-bourg") -> None:
+    """Appointed by the official (the appointment flow itself is tested in test_enrolment)."""
+    store = services_of(app).store
+    found = await store.sectors.by_name(sector)
+    assert found is not None
+    await store.referents.appoint(person.id, found.id, commune.official.id)
 
 
 def card_of(person: Person, report_id: int) -> SentMessage:
@@ -105,10 +94,7 @@ async def test_referent_forwards_or_dismisses(
 ) -> None:
     alice, carol, liaison = members.alice, members.carol, members.liaison
     await centre_member(members, carol)
-    store = services_of(vigie).store
-    centre = await store.sectors.by_name("Centre-bourg")
-    assert centre is not None
-    await store.referents.appoint(alice.id, centre.id, members.official.id)
+    await make_referent(vigie, members, alice)
 
     first = await report(carol, "Porte de garage forcée impasse des Roses",
                          category=fr("reports.category.burglary"))
@@ -213,23 +199,9 @@ async def test_screen_asks_to_rephrase_and_tells_the_referent(
 
 
 async def _kept_screened_report(alice: Person) -> int:
-    alice.send_command("/signaler")
-    await alice.wait_for(text=fr("reports.ask_category"))
-    alice.press(VEHICLE)
-    await alice.wait_for(text=fr("reports.ask_when"))
-    alice.press(NOW)
-    await alice.wait_for(text="Décrivez")
-    alice.send_text("Voiture garée devant chez moi, écrivez-moi : a.b@exemple.fr")
-    await alice.wait_for(text="Pouvez-vous la reformuler")
-    alice.press(fr("reports.keep_text"))
-    await alice.wait_for(text=fr("reports.ask_location")[:20])
-    alice.send_text(fr("reports.skip"))
-    await alice.wait_for(text=fr("reports.ask_photo")[:20])
-    alice.press(fr("reports.skip"))
-    await alice.wait_for(text=fr("reports.summary_title"))
-    alice.press(fr("reports.confirm"))
-    sent = await alice.wait_for(text="Envoyé !")
-    return int(re.findall(r"n°(\d+)", sent.text or "")[0])
+    await draft_report(alice, "Voiture garée devant chez moi, écrivez-moi : a.b@exemple.fr",
+                       keep_screened=True)
+    return await confirm_report(alice)
 
 
 async def test_liaison_refusing_is_reported_to_staff(
@@ -310,10 +282,7 @@ async def test_referent_flags_a_message_in_the_sector_group(
     alice, carol, liaison = members.alice, members.carol, members.liaison
     centre = members.groups["Centre-bourg"]
     await centre_member(members, carol)
-    store = services_of(vigie).store
-    sector = await store.sectors.by_name("Centre-bourg")
-    assert sector is not None
-    await store.referents.appoint(alice.id, sector.id, members.official.id)
+    await make_referent(vigie, members, alice)
 
     posted = carol.send_text("Clio grise AB-123-CD, le conducteur photographie les maisons",
                              chat=centre)
@@ -334,10 +303,7 @@ async def test_referent_asks_a_detail_and_the_liaison_comments(
 ) -> None:
     alice, carol, liaison = members.alice, members.carol, members.liaison
     await centre_member(members, carol)
-    store = services_of(vigie).store
-    sector = await store.sectors.by_name("Centre-bourg")
-    assert sector is not None
-    await store.referents.appoint(alice.id, sector.id, members.official.id)
+    await make_referent(vigie, members, alice)
 
     report_id = await report(carol, "Bruit de verre brisé près du parking")
     await alice.wait_for(text=f"Signalement n°{report_id}")
@@ -354,7 +320,7 @@ async def test_referent_asks_a_detail_and_the_liaison_comments(
     liaison.send_text("Patrouille passée, rien constaté", reply_to=card.message_id)
     await liaison.wait_for(text=f"Commentaire transmis au déclarant du signalement n°{report_id}")
     await carol.wait_for(text="Patrouille passée, rien constaté")
-    events = [status for status, _, _ in await store.reports.history(report_id)]
+    events = [status for status, _, _ in await services_of(vigie).store.reports.history(report_id)]
     assert events == ["created", "precision_asked", "precision_added", "relayed", "commented"]
 
 

@@ -1,0 +1,77 @@
+"""Scripted people: the steps a resident takes, shared by the demo, the tests and the bench.
+
+Each function drives the real bot through the emulator exactly as a person would (commands,
+button presses by their French label, text) and waits for the bot's answer at each step.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from core import i18n
+from emulator import Person, SentMessage
+
+CHARTER_QUESTION = "Acceptez-vous cette charte"
+
+
+def fr(key: str, **values: Any) -> str:
+    return i18n.t("fr", key, **values)
+
+
+async def enrol(person: Person, sector: str, street: str | None = None) -> SentMessage:
+    """/start, accept the charter, choose the sector, give the street or skip it; returns
+    the message carrying the group's link (or saying the group is not open yet)."""
+    person.send_command("/start")
+    await person.wait_for(text=CHARTER_QUESTION)
+    person.press(fr("charter.accept"))
+    await person.wait_for(text=fr("enrolment.choose_sector"))
+    person.press(sector)
+    await person.wait_for(text=fr("enrolment.ask_street", limit=80)[:30])
+    if street:
+        person.send_text(street)
+    else:
+        person.press(fr("enrolment.skip_street"))
+    return await person.wait_for(text=sector)
+
+
+async def draft_report(person: Person, text: str, category: str = "vehicle",
+                       when: str = "now", location: tuple[float, float] | None = None,
+                       photo: bool = False, keep_screened: bool = False,
+                       step_timeout: float = 5.0) -> SentMessage:
+    """Every step of /signaler up to the summary, which is returned (not yet sent)."""
+    person.send_command("/signaler")
+    await person.wait_for(text=fr("reports.ask_category"), timeout=step_timeout)
+    person.press(fr(f"reports.category.{category}"))
+    await person.wait_for(text=fr("reports.ask_when"), timeout=step_timeout)
+    person.press(fr(f"reports.when.{when}"))
+    await person.wait_for(text="Décrivez", timeout=step_timeout)
+    person.send_text(text)
+    if keep_screened:
+        await person.wait_for(text="Pouvez-vous la reformuler", timeout=step_timeout)
+        person.press(fr("reports.keep_text"))
+    await person.wait_for(text="Où était-ce", timeout=step_timeout)
+    if location:
+        person.send_location(*location)
+    else:
+        person.send_text(fr("reports.skip"))
+    await person.wait_for(text="ajouter une photo", timeout=step_timeout)
+    if photo:
+        person.send_photo()
+    else:
+        person.press(fr("reports.skip"))
+    return await person.wait_for(text=fr("reports.summary_title"), timeout=step_timeout)
+
+
+async def confirm_report(person: Person, step_timeout: float = 5.0) -> int:
+    """Press "Envoyer" on the summary; returns the report's number."""
+    person.press(fr("reports.confirm"))
+    sent = await person.wait_for(text="Envoyé !", timeout=step_timeout)
+    match = re.search(r"n°(\d+)", sent.text or "")
+    assert match is not None
+    return int(match.group(1))
+
+
+async def send_report(person: Person, text: str, **draft: Any) -> int:
+    await draft_report(person, text, **draft)
+    return await confirm_report(person)
