@@ -11,12 +11,12 @@ from enum import StrEnum
 from html import escape
 
 from telegram import Bot, ChatMember, ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from core import i18n, logs
+from core.outbox import html_message
 from core.services import Services
-from storage import JoinRequest, Message, Person, Sector
+from storage import JoinRequest, Person, Sector
 
 log = logs.get("enrolment")
 
@@ -66,18 +66,6 @@ def mention(user_id: int, language: str) -> str:
     return f'<a href="tg://user?id={user_id}">{i18n.t(language, "enrolment.profile")}</a>'
 
 
-def html_message(chat_id: int, text: str, purpose: str, ref: str | None = None,
-                 buttons: list[list[tuple[str, str]]] | None = None,
-                 dedupe_key: str | None = None) -> Message:
-    payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
-                                  "link_preview_options": {"is_disabled": True}}
-    if buttons:
-        payload["reply_markup"] = {"inline_keyboard": [
-            [{"text": label, "callback_data": data} for label, data in row] for row in buttons
-        ]}
-    return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
-
-
 async def language_of(svc: Services, user_id: int) -> str:
     person = await svc.store.people.get(user_id)
     return person.language if person else svc.settings.commune.language
@@ -115,7 +103,8 @@ async def send_join_card(svc: Services, request: JoinRequest, sector: Sector,
                       street=escape(person.street or i18n.t(language, "enrolment.no_street")))
         buttons = [[(i18n.t(language, "enrolment.approve"), f"join:ok:{request.id}"),
                     (i18n.t(language, "enrolment.decline"), f"join:no:{request.id}")]]
-        messages.append(html_message(user_id, text, "join_card", f"join:{request.id}", buttons,
+        messages.append(html_message(user_id, text, "join_card", f"join:{request.id}",
+                                     buttons=buttons,
                                      dedupe_key=f"join-card:{request.id}:{user_id}"))
     await svc.outbox.send(*messages)
 

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -50,6 +51,28 @@ DeliveryHook = Callable[[OutboxRow, Any], Awaitable[None]]
 FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
 BATCH = 500
 MAX_IN_FLIGHT = 64
+
+
+Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
+
+
+def inline_keyboard(buttons: Buttons) -> dict[str, object]:
+    return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
+                                for row in buttons]}
+
+
+def html_message(chat_id: int, text: str, purpose: str, ref: str | None = None, *,
+                 dedupe_key: str | None = None, buttons: Buttons | None = None,
+                 markup: dict[str, object] | None = None, protect: bool = False) -> Message:
+    """An HTML text message for the outbox; `protect` forbids forwarding and saving it."""
+    payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
+                                  "link_preview_options": {"is_disabled": True},
+                                  "protect_content": protect}
+    if buttons:
+        markup = inline_keyboard(buttons)
+    if markup:
+        payload["reply_markup"] = markup
+    return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
 
 
 def _retry_after_seconds(error: RetryAfter) -> float:

@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 
 from core import i18n, logs
 from core.enrolment import language_of, mention
+from core.outbox import html_message, inline_keyboard
 from core.screening import similar
 from core.services import Services
 from storage import Message, NewReport, Report
@@ -28,19 +29,6 @@ WHEN = ("now", "today", "earlier")
 STATUS_CODES = {"r": "received", "p": "patrol_informed", "c": "closed", "u": "unfounded"}
 DISMISS_REASONS = ("duplicate", "out_of_scope", "too_vague", "charter")
 RELAY_CARD = "relay_card"
-
-
-def _html(chat_id: int, text: str, purpose: str, ref: str, dedupe_key: str | None = None,
-          buttons: list[list[tuple[str, str]]] | None = None, protect: bool = False,
-          markup: dict[str, object] | None = None) -> Message:
-    payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
-                                  "protect_content": protect}
-    if buttons:
-        markup = {"inline_keyboard": [
-            [{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
-    if markup:
-        payload["reply_markup"] = markup
-    return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
 
 
 async def card_text(svc: Services, report: Report, language: str, similar: int = 0) -> str:
@@ -96,8 +84,8 @@ async def relay_messages(svc: Services, report: Report) -> list[Message]:
             svc, chat_id)
         text = await card_text(svc, report, language)
         buttons = status_buttons(report, language) if is_liaison else None
-        messages.append(_html(chat_id, text, RELAY_CARD, ref, f"relay:{report.id}:{chat_id}",
-                              buttons, protect=True))
+        messages.append(html_message(chat_id, text, RELAY_CARD, ref, buttons=buttons,
+                                     dedupe_key=f"relay:{report.id}:{chat_id}", protect=True))
         if report.latitude is not None and report.longitude is not None:
             messages.append(Message(chat_id, "sendLocation", {
                 "latitude": report.latitude, "longitude": report.longitude,
@@ -122,9 +110,7 @@ async def refresh_cards(svc: Services, report: Report, similar: int = 0) -> list
             "message_id_of": row.id, "parse_mode": ParseMode.HTML,
             "text": await card_text(svc, report, language, similar)}
         if is_liaison and report.status not in ("closed", "unfounded"):
-            payload["reply_markup"] = {"inline_keyboard": [
-                [{"text": label, "callback_data": data} for label, data in line]
-                for line in status_buttons(report, language)]}
+            payload["reply_markup"] = inline_keyboard(status_buttons(report, language))
         edits.append(Message(row.chat_id, "editMessageText", payload, "relay_edit",
                              f"report:{report.id}"))
     return edits
@@ -140,9 +126,10 @@ async def triage_cards(svc: Services, report: Report) -> list[Message]:
                     (i18n.t(language, "reports.warn_sector"), f"wn:{report.id}")]]
         # A card per version of the report: a precision makes a new card, not a duplicate.
         version = len(await svc.store.reports.history(report.id))
-        messages.append(_html(referent, await card_text(svc, report, language), "triage_card",
-                              f"report:{report.id}", f"triage:{report.id}:{referent}:{version}",
-                              buttons, protect=True))
+        messages.append(html_message(
+            referent, await card_text(svc, report, language), "triage_card",
+            f"report:{report.id}", dedupe_key=f"triage:{report.id}:{referent}:{version}",
+            buttons=buttons, protect=True))
     return messages
 
 
@@ -235,7 +222,7 @@ async def set_status(svc: Services, report: Report, status: str, actor_id: int
         messages = await _tell_reporter(svc, moved, "reports.status_dm", status=label)
         if moved.triaged_by is not None:
             referent_language = await language_of(svc, moved.triaged_by)
-            messages.append(_html(
+            messages.append(html_message(
                 moved.triaged_by,
                 i18n.t(referent_language, "reports.status_referent", id=moved.id,
                        status=i18n.t(referent_language, f"reports.status.{status}")),
@@ -253,7 +240,7 @@ async def _tell_reporter(svc: Services, report: Report, key: str, **values: str
         return []
     language = await language_of(svc, report.reporter_id)
     text = i18n.t(language, key, id=report.id, **{k: escape(v) for k, v in values.items()})
-    return [_html(report.reporter_id, text, "reporter_notice", f"report:{report.id}")]
+    return [html_message(report.reporter_id, text, "reporter_notice", f"report:{report.id}")]
 
 
 async def _once(svc: Services, message: Message, report: Report, event: str,
@@ -283,8 +270,8 @@ async def warn_sector(svc: Services, report: Report, actor_id: int) -> bool:
                   when=i18n.t(language, f"reports.when.{report.occurred}"),
                   date=time.strftime("%d/%m", time.localtime(report.created_at)),
                   advice=i18n.t(language, f"reports.advice.{report.category}"))
-    notice = _html(sector.chat_id, text, "sector_notice", f"report:{report.id}",
-                   f"sector-notice:{report.id}")
+    notice = html_message(sector.chat_id, text, "sector_notice", f"report:{report.id}",
+                          dedupe_key=f"sector-notice:{report.id}")
     return await _once(svc, notice, report, "sector_warned", actor_id)
 
 
@@ -295,10 +282,10 @@ async def ask_contact(svc: Services, report: Report, actor_id: int) -> bool:
     language = await language_of(svc, report.reporter_id)
     buttons = [[(i18n.t(language, "reports.contact_yes"), f"ctr:{report.id}:y"),
                 (i18n.t(language, "reports.contact_no"), f"ctr:{report.id}:n")]]
-    request = _html(report.reporter_id,
-                    i18n.t(language, "reports.contact_request", id=report.id),
-                    "contact_request", f"report:{report.id}", f"contact-ask:{report.id}",
-                    buttons)
+    request = html_message(report.reporter_id,
+                           i18n.t(language, "reports.contact_request", id=report.id),
+                           "contact_request", f"report:{report.id}",
+                           dedupe_key=f"contact-ask:{report.id}", buttons=buttons)
     return await _once(svc, request, report, "contact_asked", actor_id)
 
 
@@ -311,8 +298,8 @@ async def answer_contact(svc: Services, report: Report, accept: bool) -> bool:
     text = (i18n.t(language, "reports.contact_accepted", id=report.id,
                    person=mention(report.reporter_id, language)) if accept
             else i18n.t(language, "reports.contact_declined", id=report.id))
-    answer = _html(liaison_chat, text, "contact_answer", f"report:{report.id}",
-                   f"contact-answer:{report.id}", protect=True)
+    answer = html_message(liaison_chat, text, "contact_answer", f"report:{report.id}",
+                          dedupe_key=f"contact-answer:{report.id}", protect=True)
     event = "contact_accepted" if accept else "contact_declined"
     return await _once(svc, answer, report, event, report.reporter_id)
 
@@ -323,9 +310,10 @@ async def ask_precision(svc: Services, report: Report, actor_id: int) -> bool:
         return False
     language = await language_of(svc, report.reporter_id)
     # force_reply: the reporter's app opens a reply to this very message.
-    message = _html(report.reporter_id, i18n.t(language, "reports.precision_request",
-                                               id=report.id), "precision_request",
-                    f"report:{report.id}", markup={"force_reply": True})
+    message = html_message(report.reporter_id,
+                           i18n.t(language, "reports.precision_request", id=report.id),
+                           "precision_request", f"report:{report.id}",
+                           markup={"force_reply": True})
     async with svc.store.transaction():
         await svc.store.outbox.enqueue([message])
         await svc.store.reports.note(report.id, "precision_asked", actor_id)
@@ -374,7 +362,7 @@ async def tell_staff_of_failed_relay(svc: Services, row: OutboxRow, reason: str)
         if user_id == row.chat_id:
             continue
         language = await language_of(svc, user_id)
-        await svc.outbox.send(_html(
+        await svc.outbox.send(html_message(
             user_id, i18n.t(language, "reports.relay_failed", ref=row.ref.split(":")[-1],
                             chat=row.chat_id, reason=escape(reason)),
-            "relay_failure", row.ref, f"relay-failure:{row.id}:{user_id}"))
+            "relay_failure", row.ref, dedupe_key=f"relay-failure:{row.id}:{user_id}"))

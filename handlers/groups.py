@@ -23,6 +23,7 @@ from telegram.ext import (
 from core import enrolment, i18n, logs
 from core.commands import command
 from core.enrolment import Verdict
+from core.outbox import html_message
 from core.permissions import Action
 from core.services import services
 from core.turn import Turn, guarded, resolve_actor
@@ -79,7 +80,7 @@ async def link_sector(turn: Turn) -> None:
     for user_id in await store.people.members(sector.id):
         language = await enrolment.language_of(turn.svc, user_id)
         text = await enrolment.invite_text(turn.svc, language, linked)
-        await turn.svc.outbox.send(enrolment.html_message(user_id, text, "invite"))
+        await turn.svc.outbox.send(html_message(user_id, text, "invite"))
 
 
 @guarded(Action.UNLINK_SECTOR)

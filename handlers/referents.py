@@ -22,6 +22,7 @@ from telegram.ext import (
 
 from core import enrolment, i18n, logs, menus
 from core.commands import command
+from core.outbox import html_message
 from core.permissions import Action
 from core.services import Services
 from core.turn import Turn, guarded
@@ -66,8 +67,8 @@ async def motivation(turn: Turn) -> int | None:
                       motivation=escape(text), person=enrolment.mention(user_id, language))
         buttons = [[(i18n.t(language, "enrolment.approve"), f"refapp:ok:{application_id}"),
                     (i18n.t(language, "enrolment.decline"), f"refapp:no:{application_id}")]]
-        cards.append(enrolment.html_message(official, card, "referent_card",
-                                            f"refapp:{application_id}", buttons))
+        cards.append(html_message(official, card, "referent_card", f"refapp:{application_id}",
+                                  buttons=buttons))
     await svc.outbox.send(*cards)
     await turn.reply("referents.applied")
     return ConversationHandler.END
@@ -90,7 +91,7 @@ async def appoint(svc: Services, turn: Turn, user_id: int, sector_id: int) -> No
     if sector.chat_id is not None:
         language = svc.settings.commune.language
         text = i18n.t(language, "referents.announce", person=enrolment.mention(user_id, language))
-        await svc.outbox.send(enrolment.html_message(sector.chat_id, text, "referent_announce"))
+        await svc.outbox.send(html_message(sector.chat_id, text, "referent_announce"))
         try:
             await bot.promote_chat_member(sector.chat_id, user_id, can_delete_messages=True,
                                           can_pin_messages=True)

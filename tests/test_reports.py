@@ -39,6 +39,7 @@ async def make_referent(app: Application, commune: Commune,  # type: ignore[type
     store = services_of(app).store
     found = await store.sectors.by_name(sector)
     assert found is not None
+    await store.people.ensure(person.id, person.language_code or "fr")
     await store.referents.appoint(person.id, found.id, commune.official.id)
 
 
@@ -127,11 +128,7 @@ async def test_triage_timeout_relays_untriaged(quick_triage: Settings, commune: 
     async with running(build_application(quick_triage)) as app:
         await started(commune.liaison)
         await centre_member(commune, commune.alice)
-        store = services_of(app).store
-        centre = await store.sectors.by_name("Centre-bourg")
-        assert centre is not None
-        await store.people.ensure(commune.bob.id, "en")
-        await store.referents.appoint(commune.bob.id, centre.id, None)  # a silent referent
+        await make_referent(app, commune, commune.bob)  # a referent who stays silent
         report_id = await report(commune.alice, "Démarcheur insistant se disant du gaz",
                                  category=fr("reports.category.doorstep"))
         card = await commune.liaison.wait_for(text=f"Signalement n°{report_id}", timeout=40)
@@ -144,11 +141,7 @@ async def test_direct_mode_skips_triage(make_settings: Callable[..., Settings],
     async with running(build_application(settings)) as app:
         await started(commune.liaison)
         await centre_member(commune, commune.alice)
-        store = services_of(app).store
-        centre = await store.sectors.by_name("Centre-bourg")
-        assert centre is not None
-        await store.people.ensure(commune.carol.id, "fr")
-        await store.referents.appoint(commune.carol.id, centre.id, None)
+        await make_referent(app, commune, commune.carol)
         report_id = await report(commune.alice, "Tag sur le mur de la salle des fêtes",
                                  category=fr("reports.category.incivility"))
         card = await commune.liaison.wait_for(text=f"Signalement n°{report_id}")
