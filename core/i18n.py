@@ -1,4 +1,5 @@
-"""Message catalogues: every text a person reads comes from locales/<lang>.toml.
+"""Message catalogues: every text a person reads comes from locales/<lang>.toml and the
+per-flow files beside it (locales/<lang>.<flow>.toml); a key defined twice is an error.
 
 French is the reference catalogue; another language may lack a key, in which case the French
 text is used rather than showing a key name to a resident.
@@ -31,8 +32,14 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    path = LOCALES / f"{language}.toml"
-    return _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+    merged: dict[str, str] = {}
+    for path in [LOCALES / f"{language}.toml", *sorted(LOCALES.glob(f"{language}.*.toml"))]:
+        part = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise ValueError(f"{path.name}: keys defined in another catalogue file: {twice}")
+        merged.update(part)
+    return merged
 
 
 def placeholders(text: str) -> set[str]:

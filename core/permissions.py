@@ -85,6 +85,18 @@ class Action(StrEnum):
     REINSTATE = "reinstate"
     LINK_SECTOR = "link_sector"
     UNLINK_SECTOR = "unlink_sector"
+    BROADCAST = "broadcast"
+    BROADCAST_HISTORY = "broadcast_history"
+    ALERT = "alert"
+    RELAY_ALERT = "relay_alert"
+    POLL = "poll"
+    POLL_RESULTS = "poll_results"
+    TIP = "tip"
+    MANAGE_TIPS = "manage_tips"
+    STATS = "stats"
+    ANNUAL_REPORT = "annual_report"
+    EXPORT = "export"
+    AUDIT_LOG = "audit_log"
 
 
 Who = Callable[[Actor, Place], bool]
@@ -122,6 +134,19 @@ def owner(actor: Actor, place: Place) -> bool:
 def liaison(actor: Actor, place: Place) -> bool:
     """The gendarmerie: the liaison user, or anyone acting inside the liaison chat."""
     return actor.is_liaison or place.kind is ChatKind.LIAISON_CHAT
+
+
+def staff_or_liaison(actor: Actor, place: Place) -> bool:
+    return actor.is_staff or liaison(actor, place)
+
+
+def any_referent_or_above(actor: Actor, place: Place) -> bool:
+    """Referents see their own sector's figures; the handler narrows what they get."""
+    return bool(actor.referent_of) or staff_or_liaison(actor, place)
+
+
+def admin(actor: Actor, place: Place) -> bool:
+    return actor.is_admin
 
 
 @dataclass(frozen=True)
@@ -173,6 +198,19 @@ RULES: dict[Action, Rule] = {
     Action.REINSTATE: Rule(PRIVATE, staff, "denied.officials_only"),
     Action.LINK_SECTOR: Rule(GROUPS, staff, "denied.officials_only"),
     Action.UNLINK_SECTOR: Rule(frozenset({ChatKind.SECTOR_GROUP}), staff, "denied.officials_only"),
+    Action.BROADCAST: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.BROADCAST_HISTORY: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
+    Action.ALERT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
+    # Pressed in the referent's private chat: the alert's copy names the referent's sector.
+    Action.RELAY_ALERT: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
+    Action.POLL: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.POLL_RESULTS: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
+    Action.TIP: Rule(PRIVATE, met, "denied.not_enrolled"),
+    Action.MANAGE_TIPS: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.STATS: Rule(PRIVATE, any_referent_or_above, "denied.stats_only"),
+    Action.ANNUAL_REPORT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
+    Action.EXPORT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
+    Action.AUDIT_LOG: Rule(PRIVATE, admin, "denied.admins_only"),
 }
 
 

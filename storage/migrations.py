@@ -144,4 +144,72 @@ MIGRATIONS: list[str] = [
     ALTER TABLE reports ADD COLUMN triage_due_at REAL;
     CREATE INDEX reports_triage_due ON reports(status, triage_due_at);
     """,
+    # 4: what goes down to the sectors: notices, alerts, polls, prevention tips.
+    """
+    CREATE TABLE broadcasts (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL CHECK (kind IN ('notice', 'alert', 'poll')),
+        author_id      INTEGER,
+        body           TEXT NOT NULL,
+        photo_file_id  TEXT,
+        options        TEXT,
+        sector_ids     TEXT NOT NULL,
+        to_residents   INTEGER NOT NULL DEFAULT 0 CHECK (to_residents IN (0, 1)),
+        referents_only INTEGER NOT NULL DEFAULT 0 CHECK (referents_only IN (0, 1)),
+        pin            INTEGER NOT NULL DEFAULT 0 CHECK (pin IN (0, 1)),
+        silent         INTEGER NOT NULL DEFAULT 0 CHECK (silent IN (0, 1)),
+        status         TEXT NOT NULL DEFAULT 'sending'
+                       CHECK (status IN ('sending', 'sent', 'closed')),
+        recipients     INTEGER NOT NULL DEFAULT 0,
+        delivered      INTEGER NOT NULL DEFAULT 0,
+        failed         INTEGER NOT NULL DEFAULT 0,
+        progress_chat_id   INTEGER,
+        progress_outbox_id INTEGER,
+        created_at     REAL NOT NULL,
+        finished_at    REAL
+    );
+    CREATE INDEX broadcasts_by_kind ON broadcasts(kind, created_at);
+
+    CREATE TABLE alert_relays (
+        broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id) ON DELETE CASCADE,
+        sector_id    INTEGER NOT NULL REFERENCES sectors(id) ON DELETE CASCADE,
+        referent_id  INTEGER,
+        relayed_at   REAL NOT NULL,
+        PRIMARY KEY (broadcast_id, sector_id)
+    );
+
+    CREATE TABLE poll_copies (
+        poll_id      TEXT PRIMARY KEY,
+        broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id) ON DELETE CASCADE,
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        counts       TEXT NOT NULL,
+        closed       INTEGER NOT NULL DEFAULT 0 CHECK (closed IN (0, 1))
+    );
+    CREATE INDEX poll_copies_by_broadcast ON poll_copies(broadcast_id);
+
+    CREATE TABLE tips (
+        id         TEXT PRIMARY KEY,
+        topic      TEXT NOT NULL,
+        text_fr    TEXT,
+        text_en    TEXT,
+        retired    INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),
+        updated_by INTEGER,
+        updated_at REAL NOT NULL
+    );
+
+    CREATE TABLE tip_posts (
+        sector_id INTEGER NOT NULL REFERENCES sectors(id) ON DELETE CASCADE,
+        tip_id    TEXT NOT NULL,
+        posted_at REAL NOT NULL
+    );
+    CREATE INDEX tip_posts_by_sector ON tip_posts(sector_id, posted_at);
+
+    CREATE TABLE schedule_runs (
+        job    TEXT NOT NULL,
+        slot   REAL NOT NULL,
+        ran_at REAL NOT NULL,
+        PRIMARY KEY (job, slot)
+    );
+    """,
 ]

@@ -71,6 +71,18 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.REINSTATE: {"private": STAFF},
     Action.LINK_SECTOR: {"group": STAFF, "sector_group": STAFF},
     Action.UNLINK_SECTOR: {"sector_group": STAFF},
+    Action.BROADCAST: {"private": STAFF},
+    Action.BROADCAST_HISTORY: {"private": STAFF | LIAISON_ONLY},
+    Action.ALERT: {"private": STAFF | LIAISON_ONLY},
+    Action.RELAY_ALERT: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
+    Action.POLL: {"private": STAFF},
+    Action.POLL_RESULTS: {"private": STAFF | LIAISON_ONLY},
+    Action.TIP: {"private": MET},
+    Action.MANAGE_TIPS: {"private": STAFF},
+    Action.STATS: {"private": {"referent", "referent_elsewhere", "liaison", *STAFF}},
+    Action.ANNUAL_REPORT: {"private": STAFF | LIAISON_ONLY},
+    Action.EXPORT: {"private": STAFF | LIAISON_ONLY},
+    Action.AUDIT_LOG: {"private": {"admin"}},
 }
 
 
