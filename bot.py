@@ -26,7 +26,9 @@ from core.services import KEY, Services
 from core.settings import ConfigError, Settings, config_path, load_settings
 from core.telegram_bot import VigieBot
 from handlers import (
+    broadcast,
     common,
+    dashboard,
     fallback,
     groups,
     membership,
@@ -35,6 +37,7 @@ from handlers import (
     privacy,
     referents,
     reports,
+    tips,
 )
 from storage import StorageError, Store
 
@@ -76,7 +79,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     )
     # Order matters within a handler group: flows first, the catch-all fallback last.
     for module in (onboarding, reports, membership, referents, moderation, privacy, groups,
-                   common, fallback):
+                   broadcast, tips, dashboard, common, fallback):
         module.register(app)
     return app
 

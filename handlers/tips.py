@@ -1,0 +1,9 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    return None
