@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from telegram import Bot, Update
+from telegram import Bot
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
@@ -22,9 +22,11 @@ from core import lifecycle, logs
 from core.charter import Charter, CharterError
 from core.geo import sector_polygons
 from core.outbox import MAX_IN_FLIGHT, OutboxWorker
+from core.persistence import SqlitePersistence
 from core.services import KEY, Services
 from core.settings import ConfigError, Settings, config_path, load_settings
 from core.telegram_bot import VigieBot
+from core.tips import TipsError, shipped
 from handlers import (
     broadcast,
     common,
@@ -58,18 +60,22 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     # Direct replies are rate-limited by PTB; the outbox paces itself (see core/outbox.py).
     bot = VigieBot(token, base_url=api, base_file_url=files,
                    rate_limiter=AIORateLimiter(max_retries=3))
+    store = Store(settings.storage.database)
     app = (
         ApplicationBuilder()
         .bot(bot)
         # ConversationHandler is not safe with concurrent updates.
         .concurrent_updates(False)
+        # Updates come through core/inbox.py (stored before they are confirmed), not PTB's
+        # Updater; conversations are kept in SQLite so a restart resumes them.
+        .updater(None)
+        .persistence(SqlitePersistence(store))
         .post_init(lifecycle.startup)
         .post_shutdown(lifecycle.shutdown)
         .build()
     )
     outbox_bot = Bot(token, base_url=api, base_file_url=files,
                      request=HTTPXRequest(connection_pool_size=MAX_IN_FLIGHT + 8))
-    store = Store(settings.storage.database)
     app.bot_data[KEY] = Services(
         settings=settings,
         store=store,
@@ -77,28 +83,23 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         charter=Charter(),
         sector_polygons=sector_polygons(settings.sectors),
     )
-    # Order matters within a handler group: flows first, the catch-all fallback last.
-    for module in (onboarding, reports, membership, referents, moderation, privacy, groups,
-                   broadcast, tips, dashboard, common, fallback):
+    # Order matters within a handler group: flows first, the catch-all fallback last. Staff
+    # conversations come before onboarding, so an official who has not answered the charter
+    # question yet can still write a notice.
+    for module in (broadcast, onboarding, reports, membership, referents, moderation, privacy,
+                   groups, tips, dashboard, common, fallback):
         module.register(app)
     return app
 
 
-def serve(settings: Settings) -> None:
-    app = build_application(settings)
-    if settings.telegram.mode == "polling":
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
-        return
-    hook = settings.telegram.webhook
-    assert hook.public_url is not None and hook.secret_token is not None
-    app.run_webhook(
-        listen=hook.listen,
-        port=hook.port,
-        url_path=hook.url_path,
-        webhook_url=f"{hook.public_url.rstrip('/')}/{hook.url_path}",
-        secret_token=hook.secret_token.get_secret_value(),
-        allowed_updates=Update.ALL_TYPES,
-    )
+def serve(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT (exit 0), or exit 3 with one line if another instance
+    holds the token (Telegram's 409 Conflict)."""
+    failure = asyncio.run(lifecycle.serve(build_application(settings)))
+    if failure:
+        print(failure, file=sys.stderr)
+        return 3
+    return 0
 
 
 async def backup(settings: Settings, target: Path) -> None:
@@ -140,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         if not secret:
             print(NO_TOKEN, file=sys.stderr)
             return 2
-        serve(settings)
-    except (StorageError, CharterError) as error:
+        shipped()
+        return serve(settings)
+    except (StorageError, CharterError, TipsError) as error:
         print(f"cannot start: {error}", file=sys.stderr)
         return 2
     return 0

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import outbox_fanout, report_latency
+from bench import notice_fanout, outbox_fanout, report_latency
 
-BENCHMARKS = {"outbox_fanout": outbox_fanout.main, "report_latency": report_latency.main}
+BENCHMARKS = {
+    "notice_fanout": notice_fanout.main,
+    "outbox_fanout": outbox_fanout.main,
+    "report_latency": report_latency.main,
+}
 
 
 def main(argv: list[str]) -> int:

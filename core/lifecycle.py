@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from telegram import Update
 from telegram.ext import Application, CallbackContext
 
 from core import logs, menus
+from core.inbox import INBOX_KEY, UpdateInbox, inbox_of
+from core.persistence import SqlitePersistence, conversation_timeouts
 from core.services import KEY, Services
+from core.webhook import WebhookReceiver
 
 log = logs.get("lifecycle")
 
 
 PURGE_EVERY = 6 * 3600
+# Production long poll: Telegram answers at once when updates arrive; a stop cancels it.
+LONG_POLL_SECONDS = 30.0
 
 
 async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
-    """Forget what is past its retention: sent messages, then report contents."""
+    """Forget what is past its retention: sent messages, report contents, old audit entries."""
     svc = services_of(context.application)
     keep = svc.settings.outbox.keep_days * 86400
     messages = await svc.store.outbox.purge_finished(time.time() - keep)
@@ -28,8 +35,11 @@ async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
             time.time() - svc.settings.privacy.retention_days * 86400)
         for report_id in reports:
             await svc.store.audit.record(None, "report.purged", f"report:{report_id}")
-    if messages or reports:
-        log.info("retention.purged", outbox_rows=messages, reports=len(reports))
+    audit = await svc.store.audit.purge_before(
+        time.time() - svc.settings.privacy.audit_retention_days * 86400)
+    if messages or reports or audit:
+        log.info("retention.purged", outbox_rows=messages, reports=len(reports),
+                 audit_entries=audit)
 
 
 def services_of(app: Application) -> Services:  # type: ignore[type-arg]
@@ -61,18 +71,53 @@ async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
 async def running(
     app: Application, poll_timeout: float = 1.0  # type: ignore[type-arg]
 ) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """Run the bot inside an existing event loop (tests, demo, benchmarks): polling included."""
-    await app.initialize()
+    """Run the bot inside an existing event loop (`serve`, tests, demo, benchmarks).
+
+    Updates come through the inbox (core/inbox.py): polled, or received by the webhook per
+    `telegram.mode`, stored before Telegram is told, handled from the database."""
+    svc = services_of(app)
+    persistence = app.persistence if isinstance(app.persistence, SqlitePersistence) else None
+    if persistence is not None:
+        persistence.expire_after = conversation_timeouts(app)
+    await app.initialize()  # loads the persisted conversations
     await startup(app)
-    assert app.updater is not None
-    await app.updater.start_polling(
-        poll_interval=0.0, timeout=int(poll_timeout), allowed_updates=Update.ALL_TYPES
-    )
     await app.start()
+    inbox = UpdateInbox(app, svc.store, persistence)
+    app.bot_data[INBOX_KEY] = inbox
+    receiver = None
+    if svc.settings.telegram.mode == "webhook":
+        receiver = WebhookReceiver(inbox, svc.settings.telegram.webhook)
+        await inbox.start(poll_timeout=None)
+        await receiver.start(app.bot)
+    else:
+        await inbox.start(poll_timeout)
     try:
         yield app
     finally:
-        await app.updater.stop()
+        # Stop taking updates, finish the one in hand, then stop the rest; the store closes
+        # last, after PTB's final persistence write.
+        if receiver is not None:
+            await receiver.stop()
+        await inbox.stop()
         await app.stop()
-        await shutdown(app)
         await app.shutdown()
+        await shutdown(app)
+
+
+async def serve(app: Application,  # type: ignore[type-arg]
+                poll_timeout: float = LONG_POLL_SECONDS) -> str | None:
+    """Run until SIGTERM or SIGINT (a clean stop: None), or until the inbox cannot go on
+    (Telegram's 409 Conflict): then return why, in one line."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still interrupts
+            loop.add_signal_handler(signum, stop.set)
+    async with running(app, poll_timeout) as started:
+        inbox = inbox_of(started)
+        waits = {asyncio.create_task(stop.wait()), asyncio.create_task(inbox.failed.wait())}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in waits:
+            waiting.cancel()
+        log.info("vigie.stopping", reason="signal" if stop.is_set() else "conflict")
+    return inbox.failure

@@ -8,7 +8,10 @@ limit, so the outbox does its own pacing), and settled:
 - delivered: the Telegram message id is kept, so later edits can find the message;
 - 429: that chat alone waits `retry_after`, the attempt does not count;
 - group upgraded to supergroup: the new id replaces the old one everywhere, sent again now;
-- network error, 5xx, timeout: retried with exponential backoff and jitter;
+- network error, 5xx, timeout: retried with exponential backoff and jitter, and sending
+  pauses while `getMe` probes Telegram until it answers (an outage spends no attempts);
+- a send that may have arrived (timed out or cut after the request left, or interrupted by
+  a crash or a stop): marked uncertain and retried once, never twice (storage/outbox.py);
 - 403 (blocked, kicked, never started) or 400 (chat not found, text too long…): given up
   with the reason stored; a private chat that blocked the bot is marked so.
 """
@@ -23,6 +26,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -32,7 +36,6 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.warnings import PTBUserWarning
 
@@ -51,6 +54,11 @@ DeliveryHook = Callable[[OutboxRow, Any], Awaitable[None]]
 FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
 BATCH = 500
 MAX_IN_FLIGHT = 64
+SETTLE_SECONDS = 10.0  # at a stop, how long sends on the wire may take to settle
+PROBE_TIMEOUT = 5.0
+PROBE_MAX_SECONDS = 30.0  # longest pause between two probes of an unreachable Telegram
+# The request never left: these cannot have been carried out by Telegram.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 Buttons = list[list[tuple[str, str]]]  # rows of (label, callback_data)
@@ -75,6 +83,14 @@ def html_message(chat_id: int, text: str, purpose: str, ref: str | None = None, 
     return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
 
 
+def may_have_arrived(error: TelegramError) -> bool:
+    """True when the request may have reached Telegram and been carried out, its answer
+    lost: a timeout or a cut connection after it was sent. An HTTP answer (5xx) is certain."""
+    cause = error.__cause__
+    return isinstance(error, NetworkError) and isinstance(
+        cause, httpx.TransportError) and not isinstance(cause, _NOT_SENT)
+
+
 def _retry_after_seconds(error: RetryAfter) -> float:
     value = error.retry_after
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
@@ -93,6 +109,10 @@ class OutboxWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.uncertain = 0  # sends of this process whose fate was unknown (may be doubled)
+        self._unreachable = False  # Telegram looked down: probe before sending again
+        self._probes = 0
+        self._probe: asyncio.Task[Any] | None = None
 
     async def send(self, *messages: Message) -> list[int]:
         """Queue messages durably, then let the worker know."""
@@ -104,24 +124,40 @@ class OutboxWorker:
         self._wake.set()
 
     async def start(self) -> None:
-        interrupted = await self.store.outbox.requeue_interrupted()
-        if interrupted:
-            log.warning("outbox.requeued_interrupted", rows=interrupted)
+        requeued, given_up = await self.store.outbox.requeue_interrupted()
+        if requeued or given_up:
+            # Each may have arrived before the process died: retried once, and counted.
+            log.warning("outbox.requeued_interrupted", rows=requeued, uncertain=requeued,
+                        given_up=given_up)
         self._stopping = False
+        self._unreachable = False
         self._task = asyncio.create_task(self._run(), name="outbox")
 
     async def stop(self) -> None:
-        """Stop claiming; let sends already on the wire settle (they are short)."""
+        """Stop claiming; let sends already on the wire settle; park the ones that do not
+        (back to pending, uncertain: they may have arrived)."""
         self._stopping = True
         self.wake()
+        if self._probe is not None:
+            self._probe.cancel()
         if self._task is not None:
             await self._task
             self._task = None
-        if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=10)
+        if not self._in_flight:
+            return
+        _, late = await asyncio.wait(self._in_flight, timeout=SETTLE_SECONDS)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+            requeued, given_up = await self.store.outbox.requeue_interrupted()
+            log.warning("outbox.parked", rows=requeued, given_up=given_up)
 
     async def _run(self) -> None:
         while not self._stopping:
+            if self._unreachable:
+                await self._probe_telegram()
+                continue
             try:
                 next_ready = await self._dispatch_due()
             except Exception:
@@ -219,8 +255,14 @@ class OutboxWorker:
                 await self._give_up(row, f"bad request: {error.message}")
         except LookupError as error:
             await self._give_up(row, str(error))
-        except (TimedOut, NetworkError, TelegramError) as error:
-            await self._backoff(row, f"{type(error).__name__}: {error.message}")
+        except TelegramError as error:
+            reason = f"{type(error).__name__}: {error.message}"
+            if isinstance(error, NetworkError):
+                self._telegram_unreachable()
+            if may_have_arrived(error):
+                await self._uncertain(row, reason)
+            else:
+                await self._backoff(row, reason)
         except Exception as error:
             log.exception("outbox.unexpected_error", row=row.id)
             await self._backoff(row, type(error).__name__)
@@ -252,6 +294,48 @@ class OutboxWorker:
             self.settings.max_backoff_seconds,
         ) / self.settings.time_scale
         await self._later(row, delay * random.uniform(0.8, 1.2), reason, counted=True)
+
+    async def _uncertain(self, row: OutboxRow, reason: str) -> None:
+        """The message may have arrived: retry it once; a second doubt gives it up rather
+        than risk a third copy."""
+        self.uncertain += 1
+        log.warning("outbox.uncertain", row=row.id, purpose=row.purpose,
+                    retry=not row.uncertain, total=self.uncertain)
+        if row.uncertain:
+            await self._give_up(row, f"uncertain twice, may have arrived: {reason}")
+            return
+        delay = self.settings.base_backoff_seconds / self.settings.time_scale
+        self.pacer.pause(row.chat_id, asyncio.get_running_loop().time() + delay)
+        await self.store.outbox.retry_uncertain(row.id, time.time() + delay, reason)
+
+    def _telegram_unreachable(self) -> None:
+        if not self._unreachable:
+            log.warning("outbox.telegram_unreachable")
+        self._unreachable = True
+        self.wake()
+
+    async def _probe_telegram(self) -> None:
+        """Ask getMe whether Telegram answers again; until it does, send nothing (rows
+        would only spend their attempts, and an uncertain row its one retry)."""
+        self._probe = asyncio.create_task(self.bot.get_me(
+            read_timeout=PROBE_TIMEOUT, connect_timeout=PROBE_TIMEOUT))
+        await asyncio.wait({self._probe})
+        probe, self._probe = self._probe, None
+        if probe.cancelled() or self._stopping:
+            return
+        if probe.exception() is None:
+            log.info("outbox.telegram_back", probes=self._probes)
+            self._unreachable = False
+            self._probes = 0
+            return
+        self._probes += 1
+        delay = min(self.settings.base_backoff_seconds * 2 ** (self._probes - 1),
+                    PROBE_MAX_SECONDS) / self.settings.time_scale
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay * random.uniform(0.8, 1.2)
+        # New rows wake the worker; only a stop should cut this pause short.
+        while not self._stopping and loop.time() < until:
+            await self._idle(until - loop.time())
 
     async def _give_up(self, row: OutboxRow, reason: str) -> None:
         await self.store.outbox.failed(row.id, reason)

@@ -205,7 +205,8 @@ RULES: dict[Action, Rule] = {
     Action.RELAY_ALERT: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
     Action.POLL: Rule(PRIVATE, staff, "denied.officials_only"),
     Action.POLL_RESULTS: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
-    Action.TIP: Rule(PRIVATE, met, "denied.not_enrolled"),
+    # Prevention advice is public information: anyone writing to the bot may have some.
+    Action.TIP: Rule(PRIVATE, anyone, "denied.generic"),
     Action.MANAGE_TIPS: Rule(PRIVATE, staff, "denied.officials_only"),
     Action.STATS: Rule(PRIVATE, any_referent_or_above, "denied.stats_only"),
     Action.ANNUAL_REPORT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),

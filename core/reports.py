@@ -155,6 +155,11 @@ async def submit(svc: Services, new: NewReport) -> Report:
     referents = await svc.store.referents.of_sector(new.sector_id)
     triage = settings.relay_mode == "triage" and bool(referents)
     async with svc.store.transaction():
+        if new.draft_key is not None:
+            # The same confirmation handled again after a crash: it was stored already.
+            existing = await svc.store.reports.by_draft_key(new.draft_key)
+            if existing is not None:
+                return existing
         report = await svc.store.reports.create(
             new, TRIAGE if triage else RELAYED,
             time.time() + settings.triage_timeout * 60 if triage else None,

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -141,6 +142,49 @@ class PrivacySettings(Section):
     # Days after which a report's contents (description, place, photo, plate) and its link
     # to the reporter are erased; only anonymous counts remain.
     retention_days: int = Field(90, ge=1, le=3650)
+    # Days the audit log (/journal: who did what, ids only) is kept before the purge job
+    # deletes its entries; long enough to answer a question about last year's decisions.
+    audit_retention_days: int = Field(365, ge=1, le=3650)
+
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+class TipsSettings(Section):
+    """Prevention tips posted in every linked sector group on a schedule."""
+
+    # Cron expressions (minute hour day-of-month month day-of-week), in commune.timezone.
+    schedule: list[str] = ["0 18 * * tue", "0 11 * * sat"]
+    # No tip is posted between these times (HH:MM-HH:MM); a run falling inside waits.
+    quiet_hours: str | None = "21:00-08:00"
+    # A run missed while the bot was stopped is posted on restart if this recent.
+    grace_hours: float = Field(6.0, ge=0, le=72)
+    # A group does not get the same tip again within this many days, if others are left.
+    repeat_after_days: int = Field(90, ge=1)
+    # French school-holiday zone ("A", "B" or "C"): "Opération Tranquillité Vacances"
+    # reminders a few weeks before each holiday. None: no holiday reminders (Belgium…).
+    school_zone: Literal["A", "B", "C"] | None = None
+    holiday_reminder_weeks: int = Field(3, ge=1, le=8)
+    # A seasonal campaign takes a run's place at most this often per group.
+    campaign_every_days: int = Field(7, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: list[str]) -> list[str]:
+        for expression in value:
+            try:
+                CronTrigger.from_crontab(expression)
+            except ValueError:
+                raise ValueError(f"{expression!r} is not a cron expression (5 fields: "
+                                 "minute hour day month weekday)") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _clock_range(cls, value: str | None) -> str | None:
+        if value is not None and not _CLOCK.match(value):
+            raise ValueError("must look like 21:00-08:00")
+        return value
 
 
 class LoggingSettings(Section):
@@ -162,6 +206,7 @@ class Settings(BaseSettings):
     enrolment: EnrolmentSettings = EnrolmentSettings()
     reports: ReportsSettings = ReportsSettings()
     privacy: PrivacySettings = PrivacySettings()
+    tips: TipsSettings = TipsSettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()
 

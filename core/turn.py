@@ -24,6 +24,7 @@ from telegram import (
     Update,
     User,
 )
+from telegram.error import TelegramError
 from telegram.ext import CallbackContext
 
 from core import i18n, logs
@@ -135,8 +136,14 @@ class Turn:
     async def answer(self, key: str | None = None, alert: bool = False, **values: Any) -> None:
         """Acknowledge a button press, optionally with a short toast."""
         query = self.update.callback_query
-        if query is not None:
+        if query is None:
+            return
+        try:
             await query.answer(self.t(key, **values) if key else None, show_alert=alert)
+        except TelegramError as error:
+            # A courtesy, never a reason to stop: Telegram refuses a second answer or one
+            # past ~15 s (an update handled again after a restart, or after an outage).
+            log.info("callback.answer_failed", error=type(error).__name__)
 
     async def refuse(self, reason: str) -> None:
         if self.update.callback_query is not None:

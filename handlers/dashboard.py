@@ -1,9 +1,246 @@
-"""Placeholder: being written."""
+"""Figures for the people who run the scheme: /stats, /rapport_annuel, /export, /journal.
+
+Referents get the figures of their own sectors only; the gendarmerie and the officials get
+the whole commune. Nothing here shows who reported what.
+"""
 
 from __future__ import annotations
 
-from telegram.ext import Application
+import asyncio
+import json
+import re
+from datetime import date, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.constants import ChatAction
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from core import charts, i18n, logs, stats
+from core.annual_report import AnnualReport, build
+from core.commands import command
+from core.permissions import Action, staff_or_liaison
+from core.stats import InputError, Period
+from core.turn import Turn, guarded
+from storage.stats import Scope
+
+log = logs.get("handlers.dashboard")
+
+JOURNAL_PAGE = 10
+JOURNAL_TYPE = re.compile(r"^type:([a-z0-9_.]{1,32})$")
+JOURNAL_PERSON = re.compile(r"^-?\d{1,15}$")
+DETAILS_MAX = 100
+
+
+def _zone(turn: Turn) -> ZoneInfo:
+    return ZoneInfo(turn.svc.settings.commune.timezone)
+
+
+def _today(turn: Turn) -> date:
+    return stats.today_in(_zone(turn))
+
+
+def _scope(turn: Turn) -> Scope:
+    """The whole commune for the gendarmerie and the officials; a referent's own sectors."""
+    return None if staff_or_liaison(turn.actor, turn.place) else turn.actor.referent_of
+
+
+def _dates(turn: Turn, period: Period) -> dict[str, str]:
+    shape = turn.t("dashboard.date_format")
+    return {"start": period.start.strftime(shape), "end": period.end.strftime(shape)}
+
+
+# --- /stats ------------------------------------------------------------------------------
+
+@guarded(Action.STATS)
+async def show_stats(turn: Turn) -> None:
+    try:
+        period = stats.parse_period(turn.args, _today(turn))
+    except InputError as error:
+        await turn.reply(error.key, **error.values)
+        return
+    await _send_stats(turn, period)
+
+
+@guarded(Action.STATS)
+async def stats_button(turn: Turn) -> None:
+    await turn.answer()
+    await _send_stats(turn, stats.last_days(int(turn.data[1]), _today(turn)))
+
+
+async def _send_stats(turn: Turn, period: Period) -> None:
+    store, scope = turn.svc.store, _scope(turn)
+    figures = await stats.compute(store, period, _zone(turn), scope, turn.svc.charter.version)
+    names = await store.stats.sector_names()
+    sectors = ", ".join(sorted(names.get(sector_id, "?") for sector_id in scope or ()))
+    await turn.say(stats.stats_text(figures, sectors, turn.t), InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.t("dashboard.days_button", days=days),
+                             callback_data=f"stats:{days}") for days in stats.PERIOD_CHOICES
+    ]]))
+    log.info("dashboard.stats", days=period.days, whole_commune=scope is None,
+             reports=figures.total)
+    if figures.total == 0:
+        return  # said in words; an empty chart would only suggest something was measured
+    title = turn.t("dashboard.chart_title", **_dates(turn, period))
+    png = await asyncio.to_thread(charts.bar_chart, stats.chart_panels(figures, turn.t), title)
+    await turn.context.bot.send_photo(turn.place.chat_id, InputFile(png, filename="stats.png"),
+                                      caption=title)
+
+
+# --- /rapport_annuel ---------------------------------------------------------------------
+
+@guarded(Action.ANNUAL_REPORT)
+async def annual_report(turn: Turn) -> None:
+    zone, today = _zone(turn), _today(turn)
+    try:
+        year = stats.parse_year(turn.args, today)
+    except InputError as error:
+        await turn.reply(error.key, **error.values)
+        return
+    store, settings = turn.svc.store, turn.svc.settings
+    period = stats.year_period(year, today)
+    first = await store.stats.first_activity()
+    # A year before the commune used the bot has no figures worth a document: refuse it.
+    # A year it ran without any report gets its short PDF: "none" is a result to present.
+    if first is None or first >= period.bounds(zone)[1]:
+        await turn.reply("dashboard.year_no_data", year=year)
+        return
+    await turn.context.bot.send_chat_action(turn.place.chat_id, ChatAction.UPLOAD_DOCUMENT)
+    figures = await stats.compute(store, period, zone, None, turn.svc.charter.version)
+    before = period.year_before()
+    previous = (await stats.compute(store, before, zone, None, turn.svc.charter.version)
+                if first < before.bounds(zone)[1] else None)
+    report = AnnualReport(commune=settings.commune.name, year=year, figures=figures,
+                          previous=previous, current_year=year == today.year, generated=today)
+    # The document is for the conseil municipal: in the commune's language, not the asker's.
+    pdf = await asyncio.to_thread(build, report, partial(i18n.t, settings.commune.language))
+    await turn.context.bot.send_document(
+        turn.place.chat_id, InputFile(pdf, filename=f"bilan-vigie-{year}.pdf"),
+        caption=turn.t("dashboard.annual_caption", year=year))
+    if figures.total == 0:
+        await turn.reply("dashboard.annual_no_reports", year=year)
+    await store.audit.record(turn.actor.user_id, "dashboard.annual_report", None, year=year)
+    log.info("dashboard.annual_report", year=year, reports=figures.total)
+
+
+# --- /export -----------------------------------------------------------------------------
+
+@guarded(Action.EXPORT)
+async def export(turn: Turn) -> None:
+    zone = _zone(turn)
+    try:
+        period = stats.parse_period(turn.args, _today(turn))
+    except InputError as error:
+        await turn.reply(error.key, **error.values)
+        return
+    store = turn.svc.store
+    facts = await store.stats.reports(*period.bounds(zone), None)
+    if not facts:
+        await turn.reply("dashboard.export_empty", **_dates(turn, period))
+        return
+    data = stats.export_csv(facts, await store.stats.sector_names(), zone, turn.t)
+    name = f"vigie-signalements-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    await turn.context.bot.send_document(
+        turn.place.chat_id, InputFile(data, filename=name),
+        caption=turn.t("dashboard.export_caption", count=len(facts), **_dates(turn, period)))
+    await store.audit.record(turn.actor.user_id, "dashboard.export", None,
+                             start=period.start.isoformat(), end=period.end.isoformat(),
+                             rows=len(facts))
+    log.info("dashboard.export", days=period.days, rows=len(facts))
+
+
+# --- /journal ----------------------------------------------------------------------------
+
+def journal_filters(args: list[str]) -> tuple[int | None, str | None]:
+    """`/journal [ID] [type:PREFIX]`, in any order; anything else is a usage error."""
+    person = prefix = None
+    for arg in args:
+        typed = JOURNAL_TYPE.match(arg.lower())
+        if JOURNAL_PERSON.match(arg) and person is None:
+            person = int(arg)
+        elif typed and prefix is None:
+            prefix = typed.group(1)
+        else:
+            raise InputError("dashboard.journal_usage")
+    return person, prefix
+
+
+@guarded(Action.AUDIT_LOG)
+async def journal(turn: Turn) -> None:
+    try:
+        person, prefix = journal_filters(turn.args)
+    except InputError as error:
+        await turn.reply(error.key)
+        return
+    text, markup = await _journal_page(turn, person, prefix, 0)
+    await turn.say(text, markup)
+
+
+@guarded(Action.AUDIT_LOG)
+async def journal_page(turn: Turn) -> None:
+    _, page, person, prefix = turn.data
+    await turn.answer()
+    text, markup = await _journal_page(turn, int(person) if person else None, prefix or None,
+                                       int(page))
+    query = turn.update.callback_query
+    assert query is not None
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def _journal_page(turn: Turn, person: int | None, prefix: str | None, page: int
+                        ) -> tuple[str, InlineKeyboardMarkup | None]:
+    entries, total = await turn.svc.store.audit.page(person, prefix, page * JOURNAL_PAGE,
+                                                     JOURNAL_PAGE)
+    filters = "".join([
+        turn.t("dashboard.journal_filter_person", id=person) if person is not None else "",
+        turn.t("dashboard.journal_filter_type", prefix=prefix) if prefix else ""])
+    if not entries:
+        return turn.t("dashboard.journal_empty", filters=filters), None
+    first = page * JOURNAL_PAGE + 1
+    title = turn.t("dashboard.journal_title", first=first, last=first + len(entries) - 1,
+                   total=total, filters=filters)
+    lines = [title, "", *(_entry(turn, entry) for entry in entries)]
+    data = f"{'' if person is None else person}:{prefix or ''}"
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton(turn.t("dashboard.journal_newer"),
+                                            callback_data=f"jr:{page - 1}:{data}"))
+    if first + len(entries) - 1 < total:
+        buttons.append(InlineKeyboardButton(turn.t("dashboard.journal_older"),
+                                            callback_data=f"jr:{page + 1}:{data}"))
+    return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+def _entry(turn: Turn, entry: dict[str, object]) -> str:
+    at = datetime.fromtimestamp(float(entry["at"]), _zone(turn))  # type: ignore[arg-type]
+    actor = entry["actor_id"]
+    what = " ".join(str(part) for part in (entry["action"], entry["subject"],
+                                           _details(entry["details"])) if part)
+    return turn.t("dashboard.journal_line", what=what,
+                  when=at.strftime(f"{turn.t('dashboard.date_format')} %H:%M"),
+                  actor=turn.t("dashboard.journal_bot") if actor is None else actor)
+
+
+def _details(raw: object) -> str:
+    """The entry's details (ids and short codes, never free text), on one short line."""
+    if not raw:
+        return ""
+    try:
+        details = json.loads(str(raw))
+    except ValueError:
+        details = raw
+    text = (", ".join(f"{key}={value}" for key, value in details.items())
+            if isinstance(details, dict) else str(details))
+    return text if len(text) <= DETAILS_MAX else text[:DETAILS_MAX - 1] + "…"
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    return None
+    app.add_handler(CommandHandler(command(Action.STATS).names, show_stats))
+    choices = "|".join(str(days) for days in stats.PERIOD_CHOICES)
+    app.add_handler(CallbackQueryHandler(stats_button, pattern=rf"^stats:({choices})$"))
+    app.add_handler(CommandHandler(command(Action.ANNUAL_REPORT).names, annual_report))
+    app.add_handler(CommandHandler(command(Action.EXPORT).names, export))
+    app.add_handler(CommandHandler(command(Action.AUDIT_LOG).names, journal))
+    app.add_handler(CallbackQueryHandler(
+        journal_page, pattern=r"^jr:\d{1,6}:(-?\d{1,15})?:([a-z0-9_.]{1,32})?$"))

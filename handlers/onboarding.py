@@ -223,6 +223,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         fallbacks=[cancel_handler,
                    MessageHandler(private & ~filters.COMMAND, expect_choice)],
         name="onboarding",
+        persistent=True,
         allow_reentry=True,
         conversation_timeout=3600,
     ))

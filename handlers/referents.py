@@ -186,6 +186,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
                                             motivation)]},
         fallbacks=[CommandHandler(command(Action.CANCEL).names, cancel_conversation)],
         name="referent_application",
+        persistent=True,
         conversation_timeout=3600,
     ))
     app.add_handler(CallbackQueryHandler(decide_application, pattern=r"^refapp:(ok|no):\d{1,9}$"))

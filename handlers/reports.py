@@ -7,6 +7,7 @@ summary. The draft lives in the conversation until then; the report, from confir
 
 from __future__ import annotations
 
+import secrets
 import time
 from functools import partial
 from typing import Any
@@ -69,7 +70,9 @@ async def start_report(turn: Turn) -> int | None:
     if sent >= limit:
         await turn.reply("reports.rate_limited", limit=limit)
         return ConversationHandler.END
-    turn.context.user_data["report"] = {}  # type: ignore[index]
+    # The draft lives in user_data, persisted as JSON (core/persistence.py) so a restart
+    # resumes it; its random key makes the confirmation idempotent (core/reports.submit).
+    turn.context.user_data["report"] = {"key": secrets.token_hex(8)}  # type: ignore[index]
     await turn.reply("reports.not_emergency", InlineKeyboardMarkup(
         [[InlineKeyboardButton(turn.t("reports.sos_button"), callback_data="rep:sos")]]))
     await turn.reply("reports.ask_category",
@@ -144,7 +147,7 @@ async def locate(turn: Turn) -> int:
     if polygons and not geo.contains(polygons, location.latitude, location.longitude):
         await turn.reply("reports.outside_commune")
         return LOCATION
-    draft(turn)["location"] = (location.latitude, location.longitude)
+    draft(turn)["location"] = [location.latitude, location.longitude]
     await turn.reply("reports.location_noted", NoKeyboard())
     return await ask_photo(turn)
 
@@ -213,7 +216,7 @@ async def confirm(turn: Turn) -> int:
         category=report["category"], occurred=report["occurred"],
         description=report["description"], latitude=latitude, longitude=longitude,
         photo_file_id=report.get("photo"), screen_flags=",".join(report.get("flags", []))
-        or None, plate=plate_in(report["description"]),
+        or None, plate=plate_in(report["description"]), draft_key=report.get("key"),
     ))
     log.info("report.submitted", report=saved.id, status=saved.status)
     await turn.reply("reports.sent", id=saved.id)
@@ -448,6 +451,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
                    CallbackQueryHandler(emergency_numbers, pattern=r"^rep:sos$"),
                    MessageHandler(private & ~filters.COMMAND, expect_answer)],
         name="report",
+        persistent=True,
         conversation_timeout=1800,
     ))
     app.add_handler(CallbackQueryHandler(emergency_numbers, pattern=r"^rep:sos$"))

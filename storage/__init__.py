@@ -5,19 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.audit import Audit
+from storage.broadcasts import Broadcast, Broadcasts, NewBroadcast
 from storage.charter import CharterAcceptances
+from storage.conversations import Conversations
 from storage.db import Database, StorageError
 from storage.enrolment import JoinRequest, JoinRequests, ReferentApplication, ReferentApplications
+from storage.inbox import Inbox
 from storage.outbox import Message, Outbox, OutboxRow
 from storage.people import People, Person
 from storage.privacy import Privacy
 from storage.referents import ReferentRole, Referents
 from storage.reports import NewReport, Report, Reports
 from storage.sectors import Sector, Sectors
+from storage.stats import Stats
+from storage.tips import TipOverride, Tips
 
 __all__ = [
+    "Broadcast",
     "JoinRequest",
     "Message",
+    "NewBroadcast",
     "NewReport",
     "OutboxRow",
     "Person",
@@ -27,6 +34,7 @@ __all__ = [
     "Sector",
     "StorageError",
     "Store",
+    "TipOverride",
 ]
 
 
@@ -40,11 +48,16 @@ class Store:
         self.referents = Referents(self.db)
         self.charter = CharterAcceptances(self.db)
         self.outbox = Outbox(self.db)
+        self.inbox = Inbox(self.db)
+        self.conversations = Conversations(self.db)
         self.audit = Audit(self.db)
         self.join_requests = JoinRequests(self.db)
         self.reports = Reports(self.db)
         self.privacy = Privacy(self.db)
         self.referent_applications = ReferentApplications(self.db)
+        self.stats = Stats(self.db)
+        self.broadcasts = Broadcasts(self.db)
+        self.tips = Tips(self.db)
 
     async def open(self) -> None:
         await self.db.open()
@@ -61,3 +74,4 @@ class Store:
             await self.sectors.migrate_chat(old_chat_id, new_chat_id)
             await self.outbox.migrate_chat(old_chat_id, new_chat_id)
             await self.join_requests.migrate_chat(old_chat_id, new_chat_id)
+            await self.broadcasts.migrate_chat(old_chat_id, new_chat_id)

@@ -28,3 +28,20 @@ class Audit:
             (action, action, limit),
         )
         return [dict(row) for row in rows]
+
+    async def page(self, actor_id: int | None, action_prefix: str | None, offset: int,
+                   limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Entries for /journal, most recent first, and how many match in all. The prefix
+        is compared with substr, not LIKE, so "_" in action names is not a wildcard."""
+        where = (" WHERE (? IS NULL OR actor_id = ?)"
+                 " AND (? IS NULL OR substr(action, 1, length(?)) = ?)")
+        params = (actor_id, actor_id, action_prefix, action_prefix, action_prefix)
+        rows = await self.db.fetch_all(
+            "SELECT id, at, actor_id, action, subject, details FROM audit_log"
+            f"{where} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+        total = await self.db.fetch_one(f"SELECT COUNT(*) FROM audit_log{where}", params)
+        return [dict(row) for row in rows], int(total[0]) if total else 0
+
+    async def purge_before(self, before: float) -> int:
+        """Forget entries older than the audit retention; returns how many went."""
+        return await self.db.execute("DELETE FROM audit_log WHERE at < ?", (before,))

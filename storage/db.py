@@ -39,7 +39,12 @@ class Database:
         return self._conn
 
     async def open(self, migrate_to: int | None = None) -> None:
-        """Connect, check integrity, migrate (to the latest schema unless told otherwise)."""
+        """Connect, check integrity, migrate (to the latest schema unless told otherwise).
+
+        Opening an open database does nothing: the conversation persistence reads its state
+        while PTB initialises, before the rest of the start-up opens the store."""
+        if self._conn is not None:
+            return
         if self.path != Path(":memory:"):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

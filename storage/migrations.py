@@ -212,4 +212,38 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job, slot)
     );
     """,
+    # 5: crash-proofing: the inbox of fetched updates, conversations that survive a restart,
+    # sends whose fate is uncertain, and report drafts submitted at most once.
+    """
+    CREATE TABLE inbox (
+        update_id   INTEGER PRIMARY KEY,
+        payload     TEXT,
+        user_id     INTEGER,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        received_at REAL NOT NULL,
+        done_at     REAL
+    );
+    CREATE INDEX inbox_pending ON inbox(update_id) WHERE done_at IS NULL;
+    CREATE INDEX inbox_by_user ON inbox(user_id) WHERE user_id IS NOT NULL;
+
+    CREATE TABLE conversation_states (
+        name       TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (name, key)
+    );
+
+    CREATE TABLE conversation_data (
+        user_id    INTEGER PRIMARY KEY,
+        data       TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+
+    ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0
+        CHECK (uncertain IN (0, 1));
+
+    ALTER TABLE reports ADD COLUMN draft_key TEXT;
+    CREATE UNIQUE INDEX reports_by_draft_key ON reports(draft_key) WHERE draft_key IS NOT NULL;
+    """,
 ]

@@ -1,9 +1,11 @@
 """The outbox: one row per (message, recipient) that must reach Telegram.
 
 A row moves pending → sending → delivered, or back to pending with a later
-`next_attempt_at`, or to failed with the reason. `sending` rows found at start belong to a
-process that died mid-send; they are put back to pending (the send may have arrived: that is
-the only way a message can be doubled, and it is counted).
+`next_attempt_at`, or to failed with the reason. A send whose fate is unknown (timed out
+after the request left, or `sending` rows found at start: a process that died mid-send) may
+have arrived: the row is marked `uncertain` and retried once; a second uncertain attempt
+gives it up rather than risk a third copy. That is the only way a message can be doubled,
+and the `uncertain` column counts it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class OutboxRow:
     attempts: int
     message_id: int | None
     last_error: str | None
+    uncertain: int = 0  # 1: an earlier attempt may have arrived; this is its one retry
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class Message:
     dedupe_key: str | None = None
 
 
-_COLUMNS = "id, chat_id, method, payload, purpose, ref, status, attempts, message_id, last_error"
+_COLUMNS = ("id, chat_id, method, payload, purpose, ref, status, attempts, message_id,"
+            " last_error, uncertain")
 
 
 def _row(row: Any) -> OutboxRow:
@@ -120,12 +124,36 @@ class Outbox:
             (FAILED, error, time.time(), row_id),
         )
 
-    async def requeue_interrupted(self) -> int:
-        """Put back rows a previous process claimed but never settled."""
-        return await self.db.execute(
-            "UPDATE outbox SET status = ?, last_error = 'interrupted' WHERE status = ?",
-            (PENDING, SENDING),
+    async def retry_uncertain(self, row_id: int, at: float, error: str) -> None:
+        """The send may have arrived (its answer was lost): mark it, retry it once."""
+        await self.db.execute(
+            "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?, uncertain = 1"
+            " WHERE id = ?",
+            (PENDING, at, error, row_id),
         )
+
+    async def requeue_interrupted(self) -> tuple[int, int]:
+        """Settle rows claimed but never settled (a process died mid-send, or a send was cut
+        short at shutdown): each may have arrived, so it becomes uncertain and is retried
+        once; one that was already its retry is given up. Returns (requeued, given up)."""
+        now = time.time()
+        async with self.db.transaction() as conn:
+            given_up = (await conn.execute(
+                "UPDATE outbox SET status = ?, last_error = 'interrupted twice, may have"
+                " arrived: not sent again', finished_at = ? WHERE status = ? AND uncertain = 1",
+                (FAILED, now, SENDING),
+            )).rowcount
+            requeued = (await conn.execute(
+                "UPDATE outbox SET status = ?, uncertain = 1, last_error = 'interrupted'"
+                " WHERE status = ?",
+                (PENDING, SENDING),
+            )).rowcount
+        return requeued, given_up
+
+    async def uncertain_count(self) -> int:
+        """Rows whose send may have arrived more than once: the only possible duplicates."""
+        row = await self.db.fetch_one("SELECT COUNT(*) FROM outbox WHERE uncertain = 1")
+        return 0 if row is None else int(row[0])
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> int:
         return await self.db.execute(
@@ -159,6 +187,13 @@ class Outbox:
             "DELETE FROM outbox WHERE status IN (?, ?) AND finished_at < ?",
             (DELIVERED, FAILED, before),
         )
+
+    async def tally(self, purpose: str, ref: str) -> dict[str, int]:
+        """How many copies of one thing (a notice, an alert) are in each status."""
+        rows = await self.db.fetch_all(
+            "SELECT status, COUNT(*) FROM outbox WHERE purpose = ? AND ref = ? GROUP BY status",
+            (purpose, ref))
+        return {row[0]: row[1] for row in rows}
 
     async def counts(self) -> dict[str, int]:
         rows = await self.db.fetch_all("SELECT status, COUNT(*) FROM outbox GROUP BY status")

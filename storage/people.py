@@ -71,6 +71,17 @@ class People:
         )
         return [row[0] for row in rows]
 
+    async def reachable_members(self, sector_ids: list[int]) -> list[tuple[int, str]]:
+        """Enrolled residents of these sectors who have not blocked the bot, with their
+        language: who gets a notice in private."""
+        marks = ", ".join("?" * len(sector_ids))
+        rows = await self.db.fetch_all(
+            f"SELECT user_id, language FROM people WHERE status = 'enrolled'"
+            f" AND blocked_bot = 0 AND sector_id IN ({marks}) ORDER BY user_id",
+            tuple(sector_ids),
+        )
+        return [(row[0], row[1]) for row in rows]
+
     async def mark_charter_notice(self, user_id: int, version: int) -> None:
         await self._update(user_id, "charter_notice_version = ?", version)
 

@@ -3,11 +3,13 @@
 Erasure deletes the person (their language, sector, street, charter acceptances, referent
 roles, join requests and applications cascade with them), keeps their reports only as
 anonymous counts, and removes their id wherever another row mentions it: decisions they
-took, audit entries, outbox copies addressed to them or naming them.
+took, audit entries, outbox copies addressed to them or naming them, their conversations in
+progress (a report draft) and the contents of their updates not handled yet.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -47,6 +49,9 @@ class Privacy:
                 " r.latitude, r.longitude, r.status, r.created_at, r.purged_at FROM reports r"
                 " LEFT JOIN sectors s ON s.id = r.sector_id WHERE r.reporter_id = ?"
                 " ORDER BY r.id", (user_id,))),
+            # What a conversation in progress gathered (a report not sent yet).
+            "in_progress": [json.loads(row[0]) for row in await db.fetch_all(
+                "SELECT data FROM conversation_data WHERE user_id = ?", (user_id,))],
             "actions": _rows(await db.fetch_all(
                 "SELECT action, at FROM audit_log WHERE actor_id = ? OR subject = ?"
                 " ORDER BY id", (user_id, f"user:{user_id}"))),
@@ -68,10 +73,22 @@ class Privacy:
                 ("UPDATE join_requests SET decided_by = NULL WHERE decided_by = ?", (user_id,)),
                 ("UPDATE referent_applications SET decided_by = NULL WHERE decided_by = ?",
                  (user_id,)),
+                # An official's or a referent's part in notices, alerts and tips.
+                ("UPDATE broadcasts SET author_id = NULL WHERE author_id = ?", (user_id,)),
+                ("UPDATE broadcasts SET progress_chat_id = NULL WHERE progress_chat_id = ?",
+                 (user_id,)),
+                ("UPDATE alert_relays SET referent_id = NULL WHERE referent_id = ?", (user_id,)),
+                ("UPDATE tips SET updated_by = NULL WHERE updated_by = ?", (user_id,)),
                 ("UPDATE audit_log SET actor_id = NULL WHERE actor_id = ?", (user_id,)),
                 ("UPDATE audit_log SET subject = 'erased', details = NULL"
                  " WHERE subject = ? OR details LIKE ?", (f"user:{user_id}", f"%{user_id}%")),
                 ("DELETE FROM outbox WHERE chat_id = ? OR payload LIKE ?", (user_id, mention)),
+                # Conversations in progress (a draft report) and updates not handled yet.
+                ("DELETE FROM conversation_states WHERE EXISTS (SELECT 1 FROM"
+                 " json_each(conversation_states.key) WHERE json_each.value = ?)", (user_id,)),
+                ("DELETE FROM conversation_data WHERE user_id = ?", (user_id,)),
+                ("UPDATE inbox SET payload = NULL, user_id = NULL WHERE user_id = ?",
+                 (user_id,)),
                 ("DELETE FROM people WHERE user_id = ?", (user_id,)),
             ]
             for sql, params in statements:

@@ -67,6 +67,9 @@ class NewReport:
     photo_file_id: str | None = None
     screen_flags: str | None = None
     plate: str | None = None
+    # The draft's random key: a confirmation handled again after a crash finds its report
+    # instead of creating a second one.
+    draft_key: str | None = None
 
 
 _COLUMNS = ("id, reporter_id, sector_id, category, occurred, description, latitude, longitude,"
@@ -91,11 +94,12 @@ class Reports:
             cursor = await conn.execute(
                 "INSERT INTO reports (reporter_id, sector_id, category, occurred, description,"
                 " latitude, longitude, photo_file_id, status, untriaged, screen_flags, plate,"
-                " triage_due_at, triaged_by, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " triage_due_at, triaged_by, created_at, updated_at, draft_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (new.reporter_id, new.sector_id, new.category, new.occurred, new.description,
                  new.latitude, new.longitude, new.photo_file_id, status, int(untriaged),
-                 new.screen_flags, new.plate, triage_due_at, triaged_by, now, now),
+                 new.screen_flags, new.plate, triage_due_at, triaged_by, now, now,
+                 new.draft_key),
             )
             report_id = int(cursor.lastrowid or 0)
             await self._event(report_id, "created", new.reporter_id, None)
@@ -105,6 +109,11 @@ class Reports:
         report = await self.get(report_id)
         assert report is not None
         return report
+
+    async def by_draft_key(self, draft_key: str) -> Report | None:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM reports WHERE draft_key = ?",
+                                      (draft_key,))
+        return None if row is None else _report(row)
 
     async def get(self, report_id: int) -> Report | None:
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM reports WHERE id = ?",

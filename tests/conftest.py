@@ -97,6 +97,8 @@ def make_settings(tmp_path: Path, emulator: TelegramEmulator, commune: Commune
                       "liaison_chat_id": commune.liaison.id},
             "outbox": {"time_scale": SCALE, "poll_interval_seconds": 0.05,
                        "base_backoff_seconds": 1.0},
+            # No scheduled tips unless a test asks: their times depend on today's date.
+            "tips": {"schedule": []},
         }
         for name, values in sections.items():
             base[name] = {**base.get(name, {}), **values} if isinstance(values, dict) else values

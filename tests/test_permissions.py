@@ -77,7 +77,7 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.RELAY_ALERT: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
     Action.POLL: {"private": STAFF},
     Action.POLL_RESULTS: {"private": STAFF | LIAISON_ONLY},
-    Action.TIP: {"private": MET},
+    Action.TIP: {"private": EVERYONE},
     Action.MANAGE_TIPS: {"private": STAFF},
     Action.STATS: {"private": {"referent", "referent_elsewhere", "liaison", *STAFF}},
     Action.ANNUAL_REPORT: {"private": STAFF | LIAISON_ONLY},

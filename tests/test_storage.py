@@ -108,9 +108,14 @@ async def test_outbox_dedupe_claim_and_requeue(store: Store) -> None:
     assert await store.outbox.claim(row.id) is True
     assert await store.outbox.claim(row.id) is False  # nobody claims it twice
     assert await store.outbox.due(now=1e12, limit=10) == []
-    assert await store.outbox.requeue_interrupted() == 1
+    assert await store.outbox.requeue_interrupted() == (1, 0)  # requeued, given up
     (again_row,) = await store.outbox.due(now=1e12, limit=10)
     assert again_row.attempts == 1 and again_row.last_error == "interrupted"
+    assert again_row.uncertain == 1  # it may have arrived: retried once, counted
+    assert await store.outbox.claim(again_row.id) is True
+    assert await store.outbox.requeue_interrupted() == (0, 1)  # interrupted twice: given up
+    assert (await store.outbox.get(again_row.id)).status == "failed"  # type: ignore[union-attr]
+    assert await store.outbox.uncertain_count() == 1
 
 
 async def test_settled_outbox_rows_are_forgotten_after_the_keep_period(store: Store) -> None:

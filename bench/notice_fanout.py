@@ -1,0 +1,96 @@
+"""One mairie notice to 1,000 sector groups and 1,000 residents in private, through the
+whole bot: the real Application, the notice's launch (one transaction), the outbox, the
+live progress edits and the final delivery report, against the emulator with Telegram's
+limits switched on.
+
+Time is scaled by SCALE on both sides so the run takes under a minute. The physical lower
+bound for N messages under "30 in any one second" is (ceil(N / 30) - 1) seconds, scaled;
+N counts every message the bot sent meanwhile (the copies, and the author's progress edits
+and report, which share the same 30/s). Printed: elapsed time, the bound, their ratio
+(target under 1.05) and the number of 429 answers met (target 0).
+
+    python3 dev.py bench notice_fanout
+    VIGIE_BENCH_CHATS=200 python3 dev.py bench notice_fanout
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from telegram import Bot
+
+from bot import build_application
+from core import broadcast, logs
+from core.lifecycle import running, services_of
+from core.settings import Settings
+from emulator import Limits, TelegramEmulator
+from storage import NewBroadcast
+
+SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "2"))
+CHATS = int(os.environ.get("VIGIE_BENCH_CHATS", "1000"))
+SENDING = {"sendMessage", "editMessageText", "sendPhoto", "sendPoll"}
+
+
+def settings_for(emu: TelegramEmulator, folder: Path, official: int) -> Settings:
+    return Settings(
+        telegram={"token": emu.token, "api_base_url": emu.base_url,
+                  "file_base_url": emu.base_file_url},
+        storage={"database": folder / "bench.db"},
+        sectors=[{"name": f"Secteur {n}"} for n in range(CHATS)],
+        roles={"officials": [official]},
+        outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05},
+        tips={"schedule": []},
+        logging={"level": "WARNING"},
+    )
+
+
+async def main() -> None:
+    logs.configure("WARNING", "console", ())
+    with TelegramEmulator(limits=Limits(scale=SCALE)) as emu, \
+            tempfile.TemporaryDirectory() as tmp:
+        official = emu.create_user("Maire")
+        official.send_command("/start")
+        groups = [emu.create_group(f"Secteur {n}", creator=official) for n in range(CHATS)]
+        for group in groups:
+            group.add_bot(by=official, admin=False)
+        residents = [emu.create_user(f"R{n}") for n in range(CHATS)]
+        for person in residents:
+            person.send_command("/start")  # Telegram lets bots write only to who started them
+        probe = Bot(emu.token, base_url=emu.base_url)
+        async with probe:  # their /start is not what is measured: drop it
+            await probe.delete_webhook(drop_pending_updates=True)
+
+        app = build_application(settings_for(emu, Path(tmp), official.id))
+        async with running(app):
+            svc = services_of(app)
+            store = svc.store
+            for sector, group, person in zip(await store.sectors.active(), groups, residents,
+                                              strict=True):
+                await store.sectors.link(sector.id, group.id, None)
+                await store.people.ensure(person.id, "fr")
+                await store.people.enrol(person.id, sector.id, None)
+            sector_ids = [sector.id for sector in await store.sectors.active()]
+            calls_before = len([c for c in emu.calls if c.method in SENDING])
+            before_429 = emu.stats.responses_429
+            started = time.monotonic()
+            sent = await broadcast.launch(svc, NewBroadcast(
+                "notice", official.id, "Réunion publique sur la sécurité jeudi à 18 h.",
+                sector_ids, to_residents=True), official.id, "fr")
+            await official.wait_for(text=f"Envoi n°{sent.id} (annonce) terminé",
+                                    timeout=600, since=None)
+            elapsed = time.monotonic() - started
+            messages = len([c for c in emu.calls if c.method in SENDING]) - calls_before
+            met_429 = emu.stats.responses_429 - before_429
+            final = await store.broadcasts.get(sent.id)
+    assert final is not None
+    bound = (math.ceil(messages / 30) - 1) / SCALE
+    print(f"notice_fanout: one notice to {CHATS} groups + {CHATS} residents in private, "
+          f"time scale x{SCALE:g}")
+    print(f"  delivered {final.delivered}/{final.recipients}, failed {final.failed}; "
+          f"{messages} messages sent in all (copies + progress edits + report)")
+    print(f"  elapsed {elapsed:.2f} s, physical lower bound {bound:.2f} s (30 msg/s), "
+          f"ratio {elapsed / bound:.3f}; 429s met: {met_429}")

@@ -1,0 +1,141 @@
+"""The prevention-tip schedule: cron expressions from the config, quiet hours, and runs
+missed while the bot was stopped.
+
+Each run has a slot (the cron time it belongs to). Posting a run claims its slot in the
+database in the same transaction that queues the tips, so a slot is posted once: a restart
+finds it claimed. At start, the latest slot within `grace_hours` that nobody claimed is
+posted at once; older ones are let go (a tip three days late helps nobody).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from html import escape
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from telegram.ext import CallbackContext, JobQueue
+
+from core import i18n, logs
+from core import tips as catalogue
+from core.outbox import html_message
+from core.services import Services
+from core.settings import TipsSettings
+
+log = logs.get("tips")
+PURPOSE = "tip"
+
+
+def quiet_end(moment: dt.datetime, quiet_hours: str | None) -> dt.datetime:
+    """`moment`, or the end of the quiet hours it falls in (same timezone)."""
+    if quiet_hours is None:
+        return moment
+    start, end = (dt.time.fromisoformat(part) for part in quiet_hours.split("-"))
+    clock = moment.time().replace(tzinfo=None)
+    inside = start <= clock or clock < end if start > end else start <= clock < end
+    if not inside:
+        return moment
+    day = moment.date() if clock < end else moment.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=moment.tzinfo)
+
+
+def latest_slot(trigger: CronTrigger, now: dt.datetime, grace: dt.timedelta
+                ) -> dt.datetime | None:
+    """The last cron time in (now - grace, now], if any."""
+    found, cursor = None, trigger.get_next_fire_time(None, now - grace)
+    while cursor is not None and cursor <= now:
+        found = cursor
+        cursor = trigger.get_next_fire_time(cursor, cursor + dt.timedelta(seconds=1))
+    return found
+
+
+async def post_run(svc: Services, job: str, slot: float) -> int:
+    """Post one run's tips in every linked sector group; 0 if the slot was already posted."""
+    settings, store = svc.settings, svc.store
+    tips = catalogue.merged(await store.tips.overrides())
+    language = settings.commune.language
+    now = time.time()
+    today = dt.datetime.fromtimestamp(now, ZoneInfo(settings.commune.timezone)).date()
+    campaigns = catalogue.campaigns_on(today, settings.tips.school_zone,
+                                       settings.tips.holiday_reminder_weeks)
+    posted = 0
+    async with store.transaction():
+        if not await store.tips.claim_run(job, slot):
+            return 0
+        for sector in await store.sectors.active():
+            if sector.chat_id is None:
+                continue
+            history = await store.tips.last_posted(sector.id)
+            tip = pick(tips, history, now, today, campaigns, settings.tips)
+            if tip is None:
+                continue
+            await store.tips.record_post(sector.id, tip.id)
+            await store.outbox.enqueue([html_message(
+                sector.chat_id, tip_text(tip, language), PURPOSE, f"tip:{tip.id}",
+                dedupe_key=f"tip:{job}:{slot:.0f}:{sector.id}")])
+            posted += 1
+    svc.outbox.wake()
+    log.info("tips.posted", job=job, groups=posted, campaigns=campaigns)
+    return posted
+
+
+def pick(tips: list[catalogue.Tip], history: dict[str, float], now: float, today: dt.date,
+         campaigns: list[str], settings: TipsSettings) -> catalogue.Tip | None:
+    """A campaign's tip when one is on and the group has not had it lately; else the next
+    regular tip."""
+    every = settings.campaign_every_days * 86400
+    by_id = {tip.id: tip for tip in tips}
+    for campaign in campaigns:
+        last = max((at for tip_id, at in history.items()
+                    if tip_id in by_id and by_id[tip_id].campaign == campaign), default=None)
+        if last is None or now - last >= every:
+            chosen = catalogue.choose(tips, history, now, today, every, campaign)
+            if chosen is not None:
+                return chosen
+    repeat = settings.repeat_after_days * 86400
+    return catalogue.choose(tips, history, now, today, repeat)
+
+
+def tip_text(tip: catalogue.Tip, language: str) -> str:
+    key = f"tips.header.{tip.campaign}" if tip.campaign else f"tips.topic.{tip.topic}"
+    return f"{i18n.t(language, key)}\n\n{escape(tip.text(language))}"
+
+
+class TipSchedule:
+    """One JobQueue job per cron expression, re-armed after each run."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.settings = svc.settings.tips
+        self.zone = ZoneInfo(svc.settings.commune.timezone)
+        self.triggers = {expr: CronTrigger.from_crontab(expr, timezone=self.zone)
+                         for expr in self.settings.schedule}
+
+    def start(self, jobs: JobQueue) -> None:  # type: ignore[type-arg]
+        now = dt.datetime.now(self.zone)
+        grace = dt.timedelta(hours=self.settings.grace_hours)
+        for expr, trigger in self.triggers.items():
+            missed = latest_slot(trigger, now, grace)
+            if missed is not None:  # posted now unless an earlier process already did
+                due = quiet_end(now, self.settings.quiet_hours)
+                jobs.run_once(self._run, when=due, data=(expr, missed.timestamp(), False),
+                              name=f"tips:{expr}:catch-up")
+            self._arm(jobs, expr, now)
+
+    def _arm(self, jobs: JobQueue, expr: str, after: dt.datetime) -> None:  # type: ignore[type-arg]
+        slot = self.triggers[expr].get_next_fire_time(None, after + dt.timedelta(seconds=1))
+        if slot is not None:
+            due = quiet_end(slot, self.settings.quiet_hours)
+            jobs.run_once(self._run, when=due, data=(expr, slot.timestamp(), True),
+                          name=f"tips:{expr}")
+
+    async def _run(self, context: CallbackContext) -> None:  # type: ignore[type-arg]
+        assert context.job is not None
+        expr, slot, rearm = context.job.data  # type: ignore[misc]
+        try:
+            await post_run(self.svc, f"tips:{expr}", slot)
+        finally:
+            if rearm:
+                self._arm(context.job_queue, expr,  # type: ignore[arg-type]
+                          dt.datetime.fromtimestamp(slot, self.zone))
