@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import notice_fanout, outbox_fanout, report_latency
+from bench import notice_fanout, outbox_fanout, permission_matrix, report_latency
 
 BENCHMARKS = {
     "notice_fanout": notice_fanout.main,
     "outbox_fanout": outbox_fanout.main,
+    "permission_matrix": permission_matrix.main,
     "report_latency": report_latency.main,
 }
 

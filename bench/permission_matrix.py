@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import tempfile
 import time
@@ -273,6 +274,7 @@ def button_rows() -> list[Row]:
           "ar:1:1"),
         b("stats", Action.STATS, "button", fixed("stats:7"), "stats:7"),
         b("jr", Action.AUDIT_LOG, "button", fixed("jr:0::"), "jr:0::"),
+        b("tip", Action.TIP, "button", fixed("tip:vacances"), "tip:vacances"),
     ]
 
 
@@ -290,6 +292,7 @@ FLOWS: list[list[str | Drive]] = [
     ["/resultats", "bpc"],
     ["/stats", "stats"],
     ["/journal", "jr"],
+    ["/conseil", "tip"],
 ]
 
 
@@ -386,6 +389,9 @@ class World:
     anchors: dict[int, int] = field(default_factory=dict)
     broadcasts: dict[tuple[str, int], int] = field(default_factory=dict)
     repairs: list[str] = field(default_factory=list)
+    subject_sector: int = 0  # the referent's sector: every subject a button points at
+    spare_id: int = 0
+    fence_message: int | None = None
 
     # -- names and ids --
 
@@ -506,10 +512,22 @@ class World:
         return [m for m in self.emu.sent(chat_id) if m.message_id > last]
 
     async def settle(self) -> None:
-        """Every update sent so far has been handled, and the outbox is idle."""
-        mark = self.emu.mark()
-        self.clerk.send_command("/aide")
-        await self.clerk.wait_for(text=HELP_TITLE, since=mark, timeout=60)
+        """Every update sent so far has been handled (the bot takes them one at a time, in
+        order: the clerk's button press, sent last, is answered last), and the outbox is
+        idle. A button's answer is free, where a message would count against the 30 a
+        second PTB allows the bot."""
+        if self.fence_message is None:
+            mark = self.emu.mark()
+            self.clerk.send_command("/aide")
+            self.fence_message = (await self.clerk.wait_for(text=HELP_TITLE, since=mark,
+                                                            timeout=60)).message_id
+        query = self.clerk.press_data("fence", self.fence_message)["id"]
+        await self.emu.wait_until(lambda: any(
+            a["callback_query_id"] == query for a in reversed(self.emu.callback_answers)),
+            timeout=60)
+        await self.drain()
+
+    async def drain(self) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             counts = await self.svc.store.outbox.counts()
@@ -655,7 +673,7 @@ class Player:
         self.step += 1
         cells = world.cells(step)
         targets = {cell: await row.build(world, cell, step) for cell in cells}
-        await world.settle()
+        await world.drain()  # a subject launched as a broadcast sends its copies first
         plans = []
         for cell in cells:
             target = targets[cell]
@@ -664,7 +682,7 @@ class Player:
             place = await world.place(cell.chat_id, chat_type)
             action = GROUP_ACTIONS.get(row.action, row.action) if cell.group else row.action
             decision = check(actor, action, place, target.sector_id, target.owner_id)
-            offered_on = self.offered(cell, target, start) if row.kind == "button" else None
+            offered_on = self.offered(cell, target, start) if row.state_only else None
             expected, refusal = decision.allowed, decision.reason
             if not row.registered:
                 expected, refusal = False, "fallback.unknown_command"
@@ -689,7 +707,7 @@ class Player:
         answers = {a["callback_query_id"]: a for a in world.emu.callback_answers}
         results = []
         for cell, _target, expected, refusal, offered_on in plans:
-            said = [m.content for m in world.since(cell.chat_id, mark)]
+            said = [m.content for m in world.since(cell.chat_id, mark)]  # one read per cell
             observed, answer = "silent", ""
             if any(text in ERRORS for text in said):
                 observed, answer = "error", "errors.generic"
@@ -785,6 +803,8 @@ async def run_matrix(folder: Path) -> Matrix:
                 matrix.results = player.results
                 matrix.updates = player.updates
                 matrix.repairs = world.repairs
+            if os.environ.get("VIGIE_MATRIX_CALLS"):
+                print(sorted(emu.stats.calls.items(), key=lambda kv: -kv[1]))
             matrix.emulator_errors = emu.internal_errors
     finally:
         logging.getLogger().removeHandler(errors)

@@ -21,7 +21,7 @@ from core.outbox import Buttons, html_message, inline_keyboard
 from core.pacing import is_private
 from core.services import Services
 from storage import Broadcast, Message, NewBroadcast, OutboxRow
-from storage.outbox import DELIVERED, FAILED
+from storage.outbox import BULK, DELIVERED, FAILED
 
 log = logs.get("broadcast")
 
@@ -120,7 +120,7 @@ def copy_for(svc: Services, broadcast: Broadcast, target: Target, names: dict[in
     if broadcast.referents_only and is_private(target.chat_id):
         payload["reply_markup"] = inline_keyboard(relay_buttons(names, broadcast, target))
     return Message(target.chat_id, method, payload, purpose, broadcast.ref,
-                   f"bc:{broadcast.id}:{target.chat_id}")
+                   f"bc:{broadcast.id}:{target.chat_id}", priority=BULK)
 
 
 async def launch(svc: Services, new: NewBroadcast, author_chat: int, language: str
@@ -133,12 +133,12 @@ async def launch(svc: Services, new: NewBroadcast, author_chat: int, language: s
         broadcast_id = await store.broadcasts.create(new, len(chosen), author_chat)
         broadcast = await store.broadcasts.get(broadcast_id)
         assert broadcast is not None
-        await store.outbox.enqueue(copy_for(svc, broadcast, target, names)
-                                   for target in chosen)
         progress = await store.outbox.enqueue([html_message(
             author_chat, progress_text(language, broadcast, 0, 0), PROGRESS, broadcast.ref,
             dedupe_key=f"bc-progress:{broadcast_id}")])
         await store.broadcasts.set_progress_message(broadcast_id, progress[0])
+        await store.outbox.enqueue(copy_for(svc, broadcast, target, names)
+                                   for target in chosen)
         await store.audit.record(new.author_id, f"broadcast.{new.kind}", broadcast.ref,
                                  sectors=new.sector_ids, recipients=len(chosen),
                                  to_residents=new.to_residents,

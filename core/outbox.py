@@ -53,6 +53,7 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 DeliveryHook = Callable[[OutboxRow, Any], Awaitable[None]]
 FailureHook = Callable[[OutboxRow, str], Awaitable[None]]
 BATCH = 500
+PASS_SECONDS = 0.5
 MAX_IN_FLIGHT = 64
 SETTLE_SECONDS = 10.0  # at a stop, how long sends on the wire may take to settle
 PROBE_TIMEOUT = 5.0
@@ -71,7 +72,8 @@ def inline_keyboard(buttons: Buttons) -> dict[str, object]:
 
 def html_message(chat_id: int, text: str, purpose: str, ref: str | None = None, *,
                  dedupe_key: str | None = None, buttons: Buttons | None = None,
-                 markup: dict[str, object] | None = None, protect: bool = False) -> Message:
+                 markup: dict[str, object] | None = None, protect: bool = False,
+                 priority: int = 0) -> Message:
     """An HTML text message for the outbox; `protect` forbids forwarding and saving it."""
     payload: dict[str, object] = {"text": text, "parse_mode": ParseMode.HTML,
                                   "link_preview_options": {"is_disabled": True},
@@ -80,7 +82,7 @@ def html_message(chat_id: int, text: str, purpose: str, ref: str | None = None, 
         markup = inline_keyboard(buttons)
     if markup:
         payload["reply_markup"] = markup
-    return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key)
+    return Message(chat_id, "sendMessage", payload, purpose, ref, dedupe_key, priority)
 
 
 def may_have_arrived(error: TelegramError) -> bool:
@@ -178,8 +180,11 @@ class OutboxWorker:
         idle = self.settings.poll_interval_seconds
         waiting: set[int] = set()  # chats whose oldest row waits: later rows wait too (order)
         sent = 0
+        # A pass is short, so a row queued meanwhile (a report's card while a notice goes
+        # out to 2,000 chats) is seen within PASS_SECONDS and, not being bulk, goes next.
+        deadline = loop.time() + PASS_SECONDS
         for row in rows:
-            if self._stopping:
+            if self._stopping or loop.time() > deadline:
                 break
             if row.chat_id in self._busy or row.chat_id in waiting:
                 waiting.add(row.chat_id)

@@ -22,6 +22,7 @@ from core import tips as catalogue
 from core.outbox import html_message
 from core.services import Services
 from core.settings import TipsSettings
+from storage.outbox import BULK
 
 log = logs.get("tips")
 PURPOSE = "tip"
@@ -73,7 +74,7 @@ async def post_run(svc: Services, job: str, slot: float) -> int:
             await store.tips.record_post(sector.id, tip.id)
             await store.outbox.enqueue([html_message(
                 sector.chat_id, tip_text(tip, language), PURPOSE, f"tip:{tip.id}",
-                dedupe_key=f"tip:{job}:{slot:.0f}:{sector.id}")])
+                dedupe_key=f"tip:{job}:{slot:.0f}:{sector.id}", priority=BULK)])
             posted += 1
     svc.outbox.wake()
     log.info("tips.posted", job=job, groups=posted, campaigns=campaigns)

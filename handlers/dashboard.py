@@ -53,14 +53,20 @@ def _dates(turn: Turn, period: Period) -> dict[str, str]:
 
 # --- /stats ------------------------------------------------------------------------------
 
-@guarded(Action.STATS)
-async def show_stats(turn: Turn) -> None:
+async def _asked_period(turn: Turn) -> Period | None:
+    """The period typed after the command, or None once the person is told what is wrong."""
     try:
-        period = stats.parse_period(turn.args, _today(turn))
+        return stats.parse_period(turn.args, _today(turn))
     except InputError as error:
         await turn.reply(error.key, **error.values)
-        return
-    await _send_stats(turn, period)
+        return None
+
+
+@guarded(Action.STATS)
+async def show_stats(turn: Turn) -> None:
+    period = await _asked_period(turn)
+    if period is not None:
+        await _send_stats(turn, period)
 
 
 @guarded(Action.STATS)
@@ -107,46 +113,53 @@ async def annual_report(turn: Turn) -> None:
         await turn.reply("dashboard.year_no_data", year=year)
         return
     await turn.context.bot.send_chat_action(turn.place.chat_id, ChatAction.UPLOAD_DOCUMENT)
-    figures = await stats.compute(store, period, zone, None, turn.svc.charter.version)
-    before = period.year_before()
-    previous = (await stats.compute(store, before, zone, None, turn.svc.charter.version)
-                if first < before.bounds(zone)[1] else None)
-    report = AnnualReport(commune=settings.commune.name, year=year, figures=figures,
-                          previous=previous, current_year=year == today.year, generated=today)
+    report = await _year_report(turn, period, first)
     # The document is for the conseil municipal: in the commune's language, not the asker's.
     pdf = await asyncio.to_thread(build, report, partial(i18n.t, settings.commune.language))
+    # Recorded before it leaves: the log keeps every document asked for, even one Telegram
+    # then fails to deliver.
+    await store.audit.record(turn.actor.user_id, "dashboard.annual_report", None, year=year)
     await turn.context.bot.send_document(
         turn.place.chat_id, InputFile(pdf, filename=f"bilan-vigie-{year}.pdf"),
         caption=turn.t("dashboard.annual_caption", year=year))
-    if figures.total == 0:
+    if report.figures.total == 0:
         await turn.reply("dashboard.annual_no_reports", year=year)
-    await store.audit.record(turn.actor.user_id, "dashboard.annual_report", None, year=year)
-    log.info("dashboard.annual_report", year=year, reports=figures.total)
+    log.info("dashboard.annual_report", year=year, reports=report.figures.total)
+
+
+async def _year_report(turn: Turn, period: Period, first: float) -> AnnualReport:
+    """The year's figures and, if the bot already ran then, those of the same dates a year
+    before, for the comparison."""
+    store, zone, version = turn.svc.store, _zone(turn), turn.svc.charter.version
+    today, before = _today(turn), period.year_before()
+    previous = (await stats.compute(store, before, zone, None, version)
+                if first < before.bounds(zone)[1] else None)
+    return AnnualReport(commune=turn.svc.settings.commune.name, year=period.start.year,
+                        figures=await stats.compute(store, period, zone, None, version),
+                        previous=previous, current_year=period.start.year == today.year,
+                        generated=today)
 
 
 # --- /export -----------------------------------------------------------------------------
 
 @guarded(Action.EXPORT)
 async def export(turn: Turn) -> None:
-    zone = _zone(turn)
-    try:
-        period = stats.parse_period(turn.args, _today(turn))
-    except InputError as error:
-        await turn.reply(error.key, **error.values)
+    period = await _asked_period(turn)
+    if period is None:
         return
-    store = turn.svc.store
+    store, zone = turn.svc.store, _zone(turn)
     facts = await store.stats.reports(*period.bounds(zone), None)
     if not facts:
         await turn.reply("dashboard.export_empty", **_dates(turn, period))
         return
     data = stats.export_csv(facts, await store.stats.sector_names(), zone, turn.t)
     name = f"vigie-signalements-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+    await store.audit.record(turn.actor.user_id, "dashboard.export", None,  # before it leaves
+                             start=period.start.isoformat(), end=period.end.isoformat(),
+                             rows=len(facts))
     await turn.context.bot.send_document(
         turn.place.chat_id, InputFile(data, filename=name),
         caption=turn.t("dashboard.export_caption", count=len(facts), **_dates(turn, period)))
-    await store.audit.record(turn.actor.user_id, "dashboard.export", None,
-                             start=period.start.isoformat(), end=period.end.isoformat(),
-                             rows=len(facts))
     log.info("dashboard.export", days=period.days, rows=len(facts))
 
 

@@ -211,6 +211,9 @@ MIGRATIONS: list[str] = [
         ran_at REAL NOT NULL,
         PRIMARY KEY (job, slot)
     );
+
+    ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_due_by_priority ON outbox(status, priority, next_attempt_at);
     """,
     # 5: crash-proofing: the inbox of fetched updates, conversations that survive a restart,
     # sends whose fate is uncertain, and report drafts submitted at most once.

@@ -46,6 +46,12 @@ class Message:
     purpose: str
     ref: str | None = None
     dedupe_key: str | None = None
+    # BULK rows (a notice's copies, tips) go after everything else that is due, so a
+    # report, a card or a progress edit never waits behind a 2,000-chat notice.
+    priority: int = 0
+
+
+BULK = -1
 
 
 _COLUMNS = ("id, chat_id, method, payload, purpose, ref, status, attempts, message_id,"
@@ -70,11 +76,11 @@ class Outbox:
             for message in messages:
                 cursor = await conn.execute(
                     "INSERT INTO outbox (dedupe_key, chat_id, method, payload, purpose, ref,"
-                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " priority, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (dedupe_key) DO NOTHING",
                     (message.dedupe_key, message.chat_id, message.method,
                      json.dumps(message.payload, ensure_ascii=False), message.purpose,
-                     message.ref, now, now),
+                     message.ref, message.priority, now, now),
                 )
                 if cursor.rowcount:
                     ids.append(int(cursor.lastrowid or 0))
@@ -83,7 +89,7 @@ class Outbox:
     async def due(self, now: float, limit: int) -> list[OutboxRow]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM outbox WHERE status = ? AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at, id LIMIT ?",
+            " ORDER BY priority DESC, next_attempt_at, id LIMIT ?",
             (PENDING, now, limit),
         )
         return [_row(row) for row in rows]

@@ -139,6 +139,7 @@ async def test_outbox_honours_429_and_delivers_once(
     svc = services_of(vigie)
     (row_id,) = await svc.outbox.send(text_message(alice.id, "Avis de la mairie"))
     await alice.wait_for(text="Avis de la mairie", timeout=10)
+    await _settled(svc, row_id)  # the answer is recorded just after the message shows
     row = await svc.store.outbox.get(row_id)
     assert row is not None and row.status == "delivered" and row.message_id is not None
     assert emu.stats.responses_429 >= 1
@@ -204,6 +205,8 @@ async def test_restart_redrives_the_outbox_without_doubles(
     async with running(build_application(settings)) as app:
         for n in range(3):
             await alice.wait_for(text=f"avis {n}", timeout=10)
+        for row_id in (1, 2, 3):  # the last answer may still be on its way back
+            await _settled(services_of(app), row_id)
         counts = await services_of(app).store.outbox.counts()
     texts = [m.text for m in alice.inbox()]
     assert [texts.count(f"avis {n}") for n in range(3)] == [1, 1, 1]
