@@ -4,7 +4,9 @@ sectors, previews, confirms; groups and residents receive; progress, report, his
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from telegram.ext import Application
@@ -15,7 +17,8 @@ from core.lifecycle import running, services_of
 from core.settings import Settings
 from demo.scripts import enrol
 from emulator import Group, Person, TelegramEmulator
-from storage import NewBroadcast
+from storage import Message, NewBroadcast, Store
+from storage.outbox import BULK
 from tests.conftest import Commune, fr
 from tests.test_enrolment import link
 from tests.test_reports import make_referent, started
@@ -283,3 +286,32 @@ async def test_a_429_storm_delays_but_neither_loses_nor_doubles(
         copies = [m for m in (chat.inbox() if isinstance(chat, Person) else chat.sent())
                   if "Tempête de 429" in (m.text or "")]
         assert len(copies) == 1, chat
+
+
+async def test_bulk_copies_go_after_everything_else(tmp_path: Path) -> None:
+    store = Store(tmp_path / "queue.db")
+    await store.open()
+    await store.outbox.enqueue(
+        [Message(-100 - n, "sendMessage", {"text": "bulk"}, "broadcast", priority=BULK)
+         for n in range(3)] + [Message(42, "sendMessage", {"text": "card"}, "relay_card")])
+    due = await store.outbox.due(time.time() + 1, 10)
+    await store.close()
+    assert [row.purpose for row in due] == ["relay_card", "broadcast", "broadcast", "broadcast"]
+
+
+async def test_a_resident_who_blocked_the_bot_is_marked_then_skipped(
+    vigie: Application, commune: Commune, sectors: dict[str, Group]  # type: ignore[type-arg]
+) -> None:
+    alice, carol, official = commune.alice, commune.carol, commune.official
+    await enrol(alice, "Centre-bourg")
+    await enrol(carol, "Centre-bourg")
+    carol.block_bot()
+    for text, expected in (("Premier avis", "2 reçus, 1 en échec, sur 3"),
+                           ("Second avis", "2 reçus, 0 en échec, sur 2")):
+        await compose(commune.emu, official, "/annonce", text, ["Centre-bourg"],
+                      ("to_residents",))
+        number = await send(official)
+        report = await official.wait_for(text=f"Envoi n°{number} (annonce) terminé",
+                                         timeout=10)
+        assert expected in report.text
+    assert (await services_of(vigie).store.people.get(carol.id)).blocked_bot
