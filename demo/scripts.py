@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from core import i18n
-from emulator import Person, SentMessage
+from emulator import Person, SentMessage, TelegramEmulator
 
 CHARTER_QUESTION = "Acceptez-vous cette charte"
 
@@ -75,3 +75,44 @@ async def confirm_report(person: Person, step_timeout: float = 5.0) -> int:
 async def send_report(person: Person, text: str, **draft: Any) -> int:
     await draft_report(person, text, **draft)
     return await confirm_report(person)
+
+
+BROADCAST_KINDS = {"/annonce": "notice", "/alerte": "alert", "/sondage": "poll"}
+
+
+def buttons_now(emu: TelegramEmulator, message: SentMessage) -> list[str]:
+    """A message's buttons as they are now (edits included)."""
+    return next(m.buttons for m in emu.sent(message.chat_id)
+                if m.message_id == message.message_id)
+
+
+async def compose_broadcast(emu: TelegramEmulator, author: Person, command: str, text: str,
+                            sectors: list[str], options: tuple[str, ...] = (),
+                            photo: bool = False) -> None:
+    """Write a notice, alert or poll, tick sectors and options, open the preview."""
+    author.send_command(command)
+    await author.wait_for(text=fr(f"broadcast.ask.{BROADCAST_KINDS[command]}")[:30])
+    if photo:
+        author.send_photo(caption=text)
+    else:
+        author.send_text(text)
+    keyboard = await author.wait_for(text=fr("broadcast.ask_targets")[:30])
+    ticks = [(fr("broadcast.sector_off", sector=name), fr("broadcast.sector_on", sector=name))
+             for name in sectors]
+    ticks += [(fr("broadcast.switch_off", label=fr(f"broadcast.option.{option}")),
+               fr("broadcast.switch_on", label=fr(f"broadcast.option.{option}")))
+              for option in options]
+    for off, on in ticks:  # each press edits the keyboard in place
+        author.press(off, message_id=keyboard.message_id)
+        await emu.wait_until(lambda on=on: on in buttons_now(emu, keyboard))
+    author.press(fr("broadcast.preview_button"), message_id=keyboard.message_id)
+
+
+async def confirm_broadcast(author: Person) -> int:
+    """Confirm the previewed broadcast; returns its number."""
+    await author.wait_for(text="Prêt à envoyer")
+    author.press(fr("broadcast.send"))
+    launched = await author.wait_for(text="C'est parti")
+    match = re.search(r"n°(\d+)", launched.text or "")
+    assert match is not None
+    return int(match.group(1))

@@ -14,7 +14,14 @@ from bot import build_application
 from core import logs
 from core.lifecycle import running
 from core.settings import Settings
-from demo.scripts import CHARTER_QUESTION, enrol, fr, send_report
+from demo.scripts import (
+    CHARTER_QUESTION,
+    compose_broadcast,
+    confirm_broadcast,
+    enrol,
+    fr,
+    send_report,
+)
 from emulator import Group, Limits, Person, SentMessage, TelegramEmulator
 
 DEMO_TOKEN = "999999:DEMO-token-for-the-local-emulator-only"
@@ -66,6 +73,7 @@ def demo_settings(emu: TelegramEmulator, folder: Path, official: Person, liaison
         sectors=[{"name": name} for name in SECTORS],
         roles={"officials": [official.id], "liaison_chat_id": liaison.id},
         outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05},
+        tips={"schedule": []},  # the demo shows /conseil; scheduled runs depend on the date
         logging={"level": "ERROR"},
     )
 
@@ -102,6 +110,7 @@ async def run_demo(quiet: bool = True) -> int:
         async with running(build_application(settings)):
             await play(emu, narrator, odile, roland, alice, bob, groups)
             await report_loop(narrator, alice, roland, gaston, liaison)
+            await going_down(emu, narrator, odile, alice)
     print("\nFin de la démonstration : tout s'est passé sur cette machine, sans compte Telegram.")
     return 0
 
@@ -180,6 +189,22 @@ async def report_loop(narrator: Narrator, alice: Person, roland: Person, gaston:
     await alice.wait_for(text=fr("reports.status.received"))
     gaston.press(fr("reports.status_button.p"), chat=liaison)
     await alice.wait_for(text=fr("reports.status.patrol_informed"))
+    narrator.show()
+
+
+async def going_down(emu: TelegramEmulator, narrator: Narrator, odile: Person, alice: Person
+                     ) -> None:
+    narrator.step("10. L'élue annonce une réunion publique à tous les secteurs, épinglée")
+    await compose_broadcast(emu, odile, "/annonce", "Réunion publique sur la sécurité du "
+                            "quartier jeudi à 18 h, salle des fêtes.", list(SECTORS)[:2],
+                            ("pin",))
+    number = await confirm_broadcast(odile)
+    await odile.wait_for(text=f"Envoi n°{number} (annonce) terminé", timeout=10)
+    narrator.show()
+
+    narrator.step("11. Alice demande un conseil de prévention")
+    alice.send_command("/conseil", args="arnaques")
+    await alice.wait_for(text=fr("tips.topic.arnaques"))
     narrator.show()
 
 

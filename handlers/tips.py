@@ -8,6 +8,7 @@ import random
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import logs
@@ -43,8 +44,10 @@ async def give_tip(turn: Turn, topic: str | None) -> None:
         await turn.reply("tips.none")
         return
     chosen = random.choice(seasonal)
-    await turn.say(tip_text(chosen, turn.language) + "\n\n" + turn.t("tips.more"),
-                   topic_buttons(turn))
+    # The tip is HTML (escaped like the copies posted in the groups).
+    await turn.context.bot.send_message(
+        turn.place.chat_id, tip_text(chosen, turn.language) + "\n\n" + turn.t("tips.more"),
+        parse_mode=ParseMode.HTML, reply_markup=topic_buttons(turn))
 
 
 @guarded(Action.TIP)

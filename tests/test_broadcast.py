@@ -15,51 +15,13 @@ from bot import build_application
 from core import broadcast as domain
 from core.lifecycle import running, services_of
 from core.settings import Settings
-from demo.scripts import enrol
-from emulator import Group, Person, TelegramEmulator
+from demo.scripts import BROADCAST_KINDS, compose_broadcast, confirm_broadcast, enrol
+from emulator import Group, Person
 from storage import Message, NewBroadcast, Store
 from storage.outbox import BULK
 from tests.conftest import Commune, fr
 from tests.test_enrolment import link
 from tests.test_reports import make_referent, started
-
-
-def shown_buttons(person: Person) -> list[str]:
-    last = person.last()
-    return last.buttons if last is not None else []
-
-
-KINDS = {"/annonce": "notice", "/alerte": "alert", "/sondage": "poll"}
-
-
-async def compose(emu: TelegramEmulator, author: Person, command: str, text: str,
-                  sectors: list[str], options: tuple[str, ...] = (), photo: bool = False
-                  ) -> None:
-    """Write a broadcast, tick sectors and options, open the preview (not sent yet)."""
-    author.send_command(command)
-    await author.wait_for(text=fr(f"broadcast.ask.{KINDS[command]}")[:30])
-    if photo:
-        author.send_photo(caption=text)
-    else:
-        author.send_text(text)
-    await author.wait_for(text=fr("broadcast.ask_targets")[:30])
-    ticks = [(fr("broadcast.sector_off", sector=name), fr("broadcast.sector_on", sector=name))
-             for name in sectors]
-    ticks += [(fr("broadcast.switch_off", label=fr(f"broadcast.option.{option}")),
-               fr("broadcast.switch_on", label=fr(f"broadcast.option.{option}")))
-              for option in options]
-    for off, on in ticks:
-        author.press(off)
-        await emu.wait_until(lambda on=on: on in shown_buttons(author))
-    author.press(fr("broadcast.preview_button"))
-
-
-async def send(author: Person) -> int:
-    """Confirm the previewed broadcast; return its number."""
-    await author.wait_for(text="Prêt à envoyer")
-    author.press(fr("broadcast.send"))
-    launched = await author.wait_for(text="C'est parti")
-    return int(launched.text.split("n°")[1].split(" ")[0])
 
 
 @pytest.fixture
@@ -74,11 +36,12 @@ async def test_notice_to_two_sectors_pinned_with_progress_report_and_history(
 ) -> None:
     official = commune.official
     await enrol(commune.alice, "Centre-bourg")
-    await compose(commune.emu, official, "/annonce", "Réunion publique <sécurité> jeudi à 18 h.",
-                  ["Centre-bourg", "Les Hauts"], ("to_residents", "pin"))
+    await compose_broadcast(commune.emu, official, "/annonce",
+                            "Réunion publique <sécurité> jeudi à 18 h.",
+                            ["Centre-bourg", "Les Hauts"], ("to_residents", "pin"))
     preview = await official.wait_for(text="Mairie de Saint-Exemple")
     assert "Réunion publique <sécurité>" in preview.text  # escaped, shown as written
-    number = await send(official)
+    number = await confirm_broadcast(official)
     for group in sectors.values():
         copy = await group.wait_for(text="Réunion publique")
         assert copy.text.startswith("📢 Mairie de Saint-Exemple")
@@ -112,11 +75,11 @@ async def test_alert_to_referents_is_relayed_once_per_sector(
         await started(person)
     await make_referent(vigie, commune, alice, "Centre-bourg")
     await make_referent(vigie, commune, bob, "Centre-bourg")
-    await compose(commune.emu, liaison, "/alerte",
+    await compose_broadcast(commune.emu, liaison, "/alerte",
                   "Vague de faux démarcheurs (faux agents des eaux) signalée cette semaine.",
                   ["Centre-bourg"], ("referents_only",))
     await liaison.wait_for(text="Gendarmerie : alerte pour Saint-Exemple")
-    await send(liaison)
+    await confirm_broadcast(liaison)
     received = await alice.wait_for(text="faux démarcheurs")
     assert received.text.startswith("🚨 Gendarmerie")
     await bob.wait_for(text="faux démarcheurs")
@@ -148,12 +111,12 @@ async def test_poll_added_up_across_groups_then_closed_everywhere(
     voters = [emu.create_user(f"Voisin {n}") for n in range(5)]
     for index, person in enumerate(voters):
         list(sectors.values())[index % 2].add_member(person)
-    await compose(emu, official, "/sondage",
+    await compose_broadcast(emu, official, "/sondage",
                   "Ce qui vous préoccupe le plus ?\nCambriolages\nVitesse\nDémarchage",
                   ["Centre-bourg", "Les Hauts"])
     preview = await official.wait_for(text="Ce qui vous préoccupe")
     assert preview.poll is None  # the author's preview is not a real poll
-    await send(official)
+    await confirm_broadcast(official)
     polls = [await group.wait_for(lambda m: m.kind == "poll") for group in sectors.values()]
     assert all(p.poll["is_anonymous"] for p in polls)
     for index, person in enumerate(voters):
@@ -201,7 +164,7 @@ async def test_bad_drafts_are_refused_and_nothing_is_sent(
 ) -> None:
     official = commune.official
     official.send_command(command)
-    await official.wait_for(text=fr(f"broadcast.ask.{KINDS[command]}")[:30])
+    await official.wait_for(text=fr(f"broadcast.ask.{BROADCAST_KINDS[command]}")[:30])
     if photo:
         official.send_photo(caption=text)
     else:
@@ -216,7 +179,7 @@ async def test_sectors_without_a_group_reach_nobody(
     vigie: Application, commune: Commune, sectors: dict[str, Group]  # type: ignore[type-arg]
 ) -> None:
     unlinked = fr("broadcast.sector_unlinked", sector="La Vallée")
-    await compose(commune.emu, commune.official, "/annonce", "Avis", [unlinked])
+    await compose_broadcast(commune.emu, commune.official, "/annonce", "Avis", [unlinked])
     await commune.official.wait_for(text=fr("broadcast.no_recipients")[:40])
     commune.official.press(fr("broadcast.preview_button"))  # still on the same step
     await commune.official.wait_for(text=fr("broadcast.no_recipients")[:40])
@@ -271,7 +234,7 @@ async def test_a_429_storm_delays_but_neither_loses_nor_doubles(
         person.send_command("/aide")
         await store.people.ensure(person.id, "fr")
         await store.people.enrol(person.id, centre.id, None)
-    await compose(emu, commune.official, "/annonce", "Tempête de 429", ["Centre-bourg"],
+    await compose_broadcast(emu, commune.official, "/annonce", "Tempête de 429", ["Centre-bourg"],
                   ("to_residents",))
     await commune.official.wait_for(text="Prêt à envoyer")
     # Every copy meets a 429 first (the bot's direct answers too, hence the count).
@@ -308,9 +271,9 @@ async def test_a_resident_who_blocked_the_bot_is_marked_then_skipped(
     carol.block_bot()
     for text, expected in (("Premier avis", "2 reçus, 1 en échec, sur 3"),
                            ("Second avis", "2 reçus, 0 en échec, sur 2")):
-        await compose(commune.emu, official, "/annonce", text, ["Centre-bourg"],
+        await compose_broadcast(commune.emu, official, "/annonce", text, ["Centre-bourg"],
                       ("to_residents",))
-        number = await send(official)
+        number = await confirm_broadcast(official)
         report = await official.wait_for(text=f"Envoi n°{number} (annonce) terminé",
                                          timeout=10)
         assert expected in report.text
