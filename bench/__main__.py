@@ -5,9 +5,18 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import notice_fanout, outbox_fanout, permission_matrix, report_latency
+from bench import (
+    kill_drill,
+    notice_fanout,
+    outage_drill,
+    outbox_fanout,
+    permission_matrix,
+    report_latency,
+)
 
 BENCHMARKS = {
+    "kill_drill": kill_drill.main,
+    "outage_drill": outage_drill.main,
     "notice_fanout": notice_fanout.main,
     "outbox_fanout": outbox_fanout.main,
     "permission_matrix": permission_matrix.main,

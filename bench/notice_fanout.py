@@ -23,6 +23,7 @@ from pathlib import Path
 
 from telegram import Bot
 
+from bench.outbox_fanout import crowd
 from bot import build_application
 from core import broadcast, logs
 from core.lifecycle import running, services_of
@@ -52,14 +53,8 @@ async def main() -> None:
     logs.configure("WARNING", "console", ())
     with TelegramEmulator(limits=Limits(scale=SCALE)) as emu, \
             tempfile.TemporaryDirectory() as tmp:
-        official = emu.create_user("Maire")
+        official, groups, residents = crowd(emu, CHATS)
         official.send_command("/start")
-        groups = [emu.create_group(f"Secteur {n}", creator=official) for n in range(CHATS)]
-        for group in groups:
-            group.add_bot(by=official, admin=False)
-        residents = [emu.create_user(f"R{n}") for n in range(CHATS)]
-        for person in residents:
-            person.send_command("/start")  # Telegram lets bots write only to who started them
         probe = Bot(emu.token, base_url=emu.base_url)
         async with probe:  # their /start is not what is measured: drop it
             await probe.delete_webhook(drop_pending_updates=True)

@@ -24,23 +24,30 @@ from telegram.request import HTTPXRequest
 
 from core.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.settings import OutboxSettings
-from emulator import Limits, TelegramEmulator
+from emulator import Group, Limits, Person, TelegramEmulator
 from storage import Message, Store
 
 SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "2"))
 CHATS = int(os.environ.get("VIGIE_BENCH_CHATS", "1000"))
 
 
+def crowd(emu: TelegramEmulator, chats: int) -> tuple[Person, list[Group], list[Person]]:
+    """A mayor, `chats` groups with the bot in them, and `chats` residents who started it
+    (Telegram lets bots write only to people who did)."""
+    owner = emu.create_user("Maire")
+    groups = [emu.create_group(f"Secteur {n}", creator=owner) for n in range(chats)]
+    for group in groups:
+        group.add_bot(by=owner, admin=False)
+    residents = [emu.create_user(f"R{n}") for n in range(chats)]
+    for person in residents:
+        person.send_command("/start")
+    return owner, groups, residents
+
+
 async def main() -> None:
     with TelegramEmulator(limits=Limits(scale=SCALE)) as emu, \
             tempfile.TemporaryDirectory() as tmp:
-        owner = emu.create_user("Maire")
-        groups = [emu.create_group(f"Secteur {n}", creator=owner) for n in range(CHATS)]
-        for group in groups:
-            group.add_bot(by=owner, admin=False)
-        residents = [emu.create_user(f"R{n}") for n in range(CHATS)]
-        for person in residents:
-            person.send_command("/start")  # Telegram lets bots write only to who started them
+        _, groups, residents = crowd(emu, CHATS)
         chats = [g.id for g in groups] + [p.id for p in residents]
 
         store = Store(Path(tmp) / "bench.db")

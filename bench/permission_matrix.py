@@ -370,10 +370,11 @@ class ErrorLog(logging.Handler):
         self.records: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        event = record.msg.get("event") if isinstance(record.msg, dict) else record.getMessage()
-        error = record.exc_info[1] if record.exc_info else None
-        self.records.append(f"{record.name}: {event} {type(error).__name__ if error else ''}"
-                            f" {error or ''}".strip())
+        details = record.msg if isinstance(record.msg, dict) else {}
+        event = details.get("event") or record.getMessage()
+        # structlog has already turned the exception into text: keep its last lines.
+        trace = str(details.get("exception") or "").strip().splitlines()
+        self.records.append(" | ".join([f"{record.name}: {event}", *trace[-3:]]))
 
 
 @dataclass

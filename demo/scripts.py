@@ -86,16 +86,22 @@ def buttons_now(emu: TelegramEmulator, message: SentMessage) -> list[str]:
                 if m.message_id == message.message_id)
 
 
-async def compose_broadcast(emu: TelegramEmulator, author: Person, command: str, text: str,
-                            sectors: list[str], options: tuple[str, ...] = (),
-                            photo: bool = False) -> None:
-    """Write a notice, alert or poll, tick sectors and options, open the preview."""
+async def write_broadcast(author: Person, command: str, text: str, photo: bool = False
+                          ) -> None:
+    """Start /annonce, /alerte or /sondage and send the text (or a photo with it)."""
     author.send_command(command)
     await author.wait_for(text=fr(f"broadcast.ask.{BROADCAST_KINDS[command]}")[:30])
     if photo:
         author.send_photo(caption=text)
     else:
         author.send_text(text)
+
+
+async def compose_broadcast(emu: TelegramEmulator, author: Person, command: str, text: str,
+                            sectors: list[str], options: tuple[str, ...] = (),
+                            photo: bool = False) -> None:
+    """Write a notice, alert or poll, tick sectors and options, open the preview."""
+    await write_broadcast(author, command, text, photo)
     keyboard = await author.wait_for(text=fr("broadcast.ask_targets")[:30])
     ticks = [(fr("broadcast.sector_off", sector=name), fr("broadcast.sector_on", sector=name))
              for name in sectors]

@@ -15,7 +15,7 @@ from bot import build_application
 from core import broadcast as domain
 from core.lifecycle import running, services_of
 from core.settings import Settings
-from demo.scripts import BROADCAST_KINDS, compose_broadcast, confirm_broadcast, enrol
+from demo.scripts import compose_broadcast, confirm_broadcast, enrol, write_broadcast
 from emulator import Group, Person
 from storage import Message, NewBroadcast, Store
 from storage.outbox import BULK
@@ -163,12 +163,7 @@ async def test_bad_drafts_are_refused_and_nothing_is_sent(
     command: str, text: str, photo: bool, refusal: str
 ) -> None:
     official = commune.official
-    official.send_command(command)
-    await official.wait_for(text=fr(f"broadcast.ask.{BROADCAST_KINDS[command]}")[:30])
-    if photo:
-        official.send_photo(caption=text)
-    else:
-        official.send_text(text)
+    await write_broadcast(official, command, text, photo)
     await official.wait_for(text=refusal)
     official.send_command("/annuler")
     await official.wait_for(text=fr("cancel.done"))
