@@ -67,7 +67,6 @@ class UpdateInbox:
         self.persistence = persistence
         self.failure: str | None = None  # why the bot cannot go on (409), once it happened
         self.failed = asyncio.Event()
-        self.handled = 0
         self._wake = asyncio.Event()
         self._fetcher: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -76,6 +75,9 @@ class UpdateInbox:
     async def start(self, poll_timeout: float | None) -> None:
         """Handle what an earlier run left, and poll Telegram unless a webhook feeds us."""
         self._stopping = False
+        left = (await self.store.inbox.counts())["pending"]
+        if left:
+            log.info("inbox.resuming", updates=left)  # stored by a run that stopped first
         self._consumer = asyncio.create_task(self._consume(), name="inbox-consumer")
         if poll_timeout is not None:
             self._fetcher = asyncio.create_task(self._fetch(poll_timeout), name="inbox-fetcher")
@@ -206,10 +208,12 @@ class UpdateInbox:
             log.error("inbox.update_skipped", update_id=row.update_id, attempts=row.attempts)
             await self.store.inbox.done(row.update_id)
             return
+        if row.attempts:
+            # A run died (or failed) while handling it: handled again, idempotently.
+            log.info("inbox.handling_again", update_id=row.update_id, attempts=row.attempts)
         await self.store.inbox.begin(row.update_id)
         await self.app.process_update(self._parse(row))
         await self._commit(row.update_id)
-        self.handled += 1
 
     def _parse(self, row: InboxRow) -> Update:
         try:

@@ -1,13 +1,16 @@
-"""Start and stop what lives beside PTB's Application: the store, the outbox, the menus."""
+"""Start and stop what lives beside PTB's Application: the store, the inbox, the outbox,
+the menus; and `serve`, the production run until SIGTERM (docs/reliability.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import signal
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 from telegram.ext import Application, CallbackContext
 
@@ -23,6 +26,8 @@ log = logs.get("lifecycle")
 PURGE_EVERY = 6 * 3600
 # Production long poll: Telegram answers at once when updates arrive; a stop cancels it.
 LONG_POLL_SECONDS = 30.0
+ALREADY_RUNNING = ("Another Vigie is already running with the database {database}: stop it "
+                   "first (or give this one its own storage.database).")
 
 
 async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
@@ -104,10 +109,35 @@ async def running(
         await shutdown(app)
 
 
+@contextmanager
+def sole_user(database: Path) -> Iterator[bool]:
+    """Hold an exclusive lock beside the database file while the bot runs; False when
+    another Vigie already holds it. The kernel drops the lock when a process dies, even
+    by SIGKILL. (A second instance on another machine is told by Telegram's 409.)"""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
 async def serve(app: Application,  # type: ignore[type-arg]
                 poll_timeout: float = LONG_POLL_SECONDS) -> str | None:
-    """Run until SIGTERM or SIGINT (a clean stop: None), or until the inbox cannot go on
-    (Telegram's 409 Conflict): then return why, in one line."""
+    """Run until SIGTERM or SIGINT (a clean stop: None), or until the bot cannot go on:
+    another Vigie uses this database, or Telegram answers 409 Conflict. Then return why,
+    in one line."""
+    database = services_of(app).settings.storage.database
+    with sole_user(database) as alone:
+        if not alone:
+            return ALREADY_RUNNING.format(database=database)
+        return await _serve(app, poll_timeout)
+
+
+async def _serve(app: Application,  # type: ignore[type-arg]
+                 poll_timeout: float) -> str | None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

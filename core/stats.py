@@ -111,7 +111,8 @@ def parse_period(args: Sequence[str], today: date) -> Period:
 def parse_year(args: Sequence[str], today: date) -> int:
     if not args:
         return today.year
-    if len(args) > 1 or not args[0].isdigit() or int(args[0]) < FIRST_YEAR:
+    if len(args) > 1 or not (args[0].isascii() and args[0].isdigit()) \
+            or int(args[0]) < FIRST_YEAR:
         raise InputError("dashboard.bad_year", value=" ".join(args)[:20])
     year = int(args[0])
     if year > today.year:

@@ -332,6 +332,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         fallbacks=[CommandHandler(command(Action.CANCEL).names, cancel_conversation),
                    MessageHandler(private & ~filters.COMMAND, use_buttons)],
         name="broadcast",
+        persistent=True,  # a notice half-written survives a restart
         conversation_timeout=3600,
     ))
     # Outside a conversation (a wrong chat, a resident) the commands still get an answer.

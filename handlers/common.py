@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import structlog
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
@@ -23,10 +24,39 @@ from core.turn import Turn, guarded
 log = logs.get("handlers.common")
 
 
+def incomplete(update: Update) -> bool:
+    """Fields the Bot API always sends are missing: no handler (nor PTB's filters) can read
+    such an update, and Telegram never sends one (tests/test_fuzz.py does)."""
+    message, query = update.effective_message, update.callback_query
+    if message is not None and message.chat is None:
+        return True
+    if query is not None and (query.from_user is None or query.message is None):
+        return True  # without a message it is an inline-mode button: this bot has none
+    if (update.message or update.edited_message) is not None and message is not None \
+            and message.from_user is None and message.chat.type != Chat.CHANNEL:
+        return True
+    change = update.my_chat_member or update.chat_member
+    if change is not None and None in (change.chat, change.from_user, change.old_chat_member,
+                                       change.new_chat_member):
+        return True
+    request = update.chat_join_request
+    return request is not None and None in (request.chat, request.from_user)
+
+
 async def bind_update(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]
-    """Every log line of this update carries its id; names and texts are never bound."""
+    """Every log line of this update carries its id; names and texts are never bound.
+    An incomplete update, or a button without data, stops here."""
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(update_id=update.update_id)
+    if incomplete(update):
+        log.warning("update.incomplete")
+        raise ApplicationHandlerStop
+    query = update.callback_query
+    if query is not None and not query.data and not query.game_short_name:
+        # PTB lets a button without data through every pattern: answer it as stale here.
+        turn = await Turn.build(update, context)
+        await turn.answer("fallback.stale_button", alert=True)
+        raise ApplicationHandlerStop
 
 
 @guarded(Action.HELP)

@@ -25,7 +25,8 @@ async def target_person(turn: Turn) -> Person | None:
     replied = message.reply_to_message if message else None
     if replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         user_id = replied.from_user.id
-    elif turn.args and turn.args[0].isdigit():
+    elif turn.args and turn.args[0].isascii() and turn.args[0].isdigit() \
+            and len(turn.args[0]) <= 16:  # a Telegram id (52 bits); not "²", not 10**30
         user_id = int(turn.args[0])
     else:
         return None

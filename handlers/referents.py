@@ -151,7 +151,8 @@ async def appoint_by_command(turn: Turn) -> None:
     store = turn.svc.store
     args = turn.args[1:]
     sector = await store.sectors.by_name(" ".join(args[1:])) if len(args) >= 2 else None
-    person = await store.people.get(int(args[0])) if args and args[0].isdigit() else None
+    is_id = bool(args) and args[0].isascii() and args[0].isdigit() and len(args[0]) <= 16
+    person = await store.people.get(int(args[0])) if is_id else None
     if sector is None or person is None or person.status != "enrolled":
         await turn.reply("referents.appoint_usage")
         return

@@ -2,7 +2,8 @@
 
 Predefined choices come before free text (category, when), the description is screened,
 location and photo are optional, and nothing is sent before the resident confirms a
-summary. The draft lives in the conversation until then; the report, from confirmation on.
+summary. The draft lives in the conversation until then (kept in SQLite, so a restart
+resumes it: core/persistence.py); the report, from confirmation on.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from core.lifecycle import services_of
 from demo.scripts import draft_report
 from tests.conftest import Commune, fr
 from tests.test_enrolment import stored_values_matching
+from tests.test_reliability import quiescent
 from tests.test_reports import (  # noqa: F401 - a fixture and helpers
     make_referent,
     members,
@@ -63,6 +64,9 @@ async def test_erasure_leaves_no_trace_and_keeps_anonymous_counts(
     alice.press(fr("privacy.erase_yes"))
     await alice.wait_for(text=fr("privacy.erased")[:20])
     await emu.wait_until(lambda: centre.member_status(alice) == "left")
+    # Her removal from the group brings updates naming her; once handled (just after), the
+    # inbox keeps only their ids.
+    await quiescent(vigie, emu)
 
     assert stored_values_matching(tmp_path / "vigie.db", mentions(alice.id)) == []
     store = services_of(vigie).store
