@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import tempfile
 import time
@@ -583,6 +582,7 @@ class Matrix:
     emulator_errors: list[str]
     updates: int
     seconds: float
+    messages: int = 0  # sent by the bot, through PTB's limiter of 30 a second (and the outbox)
 
     def problems(self) -> list[str]:
         found = [f"no matrix row for the button pattern {p!r}: add one to button_rows() in "
@@ -628,7 +628,8 @@ class Matrix:
         lines.append(f"{len(self.results)} cells ({len(self.rows)} rows × {len(ROLES)} roles × "
                      f"{len(KINDS)} chat kinds): {acted} acted, {len(self.results) - acted} "
                      f"refused; {len(self.problems())} problem(s); {self.updates} updates in "
-                     f"{self.seconds:.1f} s")
+                     f"{self.seconds:.1f} s; the bot sent {self.messages} messages, "
+                     f"{self.messages / 30:.0f} s at the 30 a second PTB allows it")
         return "\n".join(lines)
 
     @staticmethod
@@ -804,8 +805,8 @@ async def run_matrix(folder: Path) -> Matrix:
                 matrix.results = player.results
                 matrix.updates = player.updates
                 matrix.repairs = world.repairs
-            if os.environ.get("VIGIE_MATRIX_CALLS"):
-                print(sorted(emu.stats.calls.items(), key=lambda kv: -kv[1]))
+            matrix.messages = sum(count for method, count in emu.stats.calls.items()
+                                  if method.startswith("send") and method != "sendChatAction")
             matrix.emulator_errors = emu.internal_errors
     finally:
         logging.getLogger().removeHandler(errors)

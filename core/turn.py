@@ -24,7 +24,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext
 
 from core import i18n, logs
@@ -132,6 +132,22 @@ class Turn:
         return await self.context.bot.send_message(
             chat.id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
         )
+
+    async def edit(self, text: str | None, markup: InlineKeyboardMarkup | None) -> None:
+        """Change the message whose button was pressed (its text, or only its buttons). A
+        button pressed twice quickly asks for the same change twice: Telegram then answers
+        "message is not modified", which is not a problem to report."""
+        query = self.update.callback_query
+        assert query is not None
+        try:
+            if text is None:
+                await query.edit_message_reply_markup(markup)
+            else:
+                await query.edit_message_text(text, reply_markup=markup,
+                                              link_preview_options=NO_PREVIEW)
+        except BadRequest as error:
+            if "not modified" not in error.message.lower():
+                raise
 
     async def answer(self, key: str | None = None, alert: bool = False, **values: Any) -> None:
         """Acknowledge a button press, optionally with a short toast."""

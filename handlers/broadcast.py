@@ -14,7 +14,6 @@ from functools import partial
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -153,12 +152,7 @@ async def toggle(turn: Turn) -> int:
     elif what == "o" and rest[0] in OPTIONS[values["kind"]]:
         values[rest[0]] = not values.get(rest[0])
     await turn.answer()
-    query = turn.update.callback_query
-    assert query is not None
-    try:
-        await query.edit_message_reply_markup(await targets_keyboard(turn))
-    except TelegramError as error:  # pressed twice quickly: the keyboard is already right
-        log.info("broadcast.keyboard_not_edited", error=error.message)
+    await turn.edit(None, await targets_keyboard(turn))
     return TARGETS
 
 

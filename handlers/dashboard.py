@@ -196,9 +196,7 @@ async def journal_page(turn: Turn) -> None:
     await turn.answer()
     text, markup = await _journal_page(turn, int(person) if person else None, prefix or None,
                                        int(page))
-    query = turn.update.callback_query
-    assert query is not None
-    await query.edit_message_text(text, reply_markup=markup)
+    await turn.edit(text, markup)
 
 
 async def _journal_page(turn: Turn, person: int | None, prefix: str | None, page: int

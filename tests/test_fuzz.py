@@ -2,20 +2,22 @@
 
 Texts in every script (right-to-left marks, zero-width joiners, emoji, 4,097 to 12,000
 characters), commands with random arguments (huge numbers, digits of other scripts),
-forged and stale buttons (random callback data up to 64 bytes and beyond, well-formed data
-drawn from every registered pattern with random ids, and well-formed data pointing at real
-pending join requests, reports, applications, polls and alerts), photos announced at a
-terabyte, locations off the globe, messages whose chat type lies, known update types with
-garbage inside and messages missing fields. They go through getUpdates to the real
-Application, in batches; after each batch a fence (the bot handles updates one at a time,
-in order) tells the batch is done. After every batch:
+forged and stale buttons (random or empty callback data up to 64 bytes and beyond,
+well-formed data drawn from every registered pattern with random ids, and well-formed data
+pointing at real pending join requests, reports, applications, polls and alerts), photos
+announced at a terabyte, locations off the globe, messages whose chat type lies, known
+update types with garbage inside and messages missing fields; and, every run, every
+command with id-like arguments that are not ids (explicit examples). They go through
+getUpdates and the inbox to the real Application, in batches; after each batch a fence
+(the bot handles updates one at a time, in order) tells the batch is done. After every
+batch:
 
-* nothing reached the error handler (no ERROR log line) and the emulator saw no bad call;
+* nothing reached the error handler (no ERROR log line);
 * for the unprivileged casts, nobody's data changed but the senders' own (the invariant
   below); the privileged casts (official, admin, liaison, a referent) may change things
   they have the right to, so for them only the first point is checked;
 
-and at the end the bot still answers /aide.
+and at the end the bot still answers /aide, and the emulator met no internal error.
 
 The invariant, for a batch sent by a set F of people none of whom is staff or the liaison
 (a stranger, a resident who refused the charter, a resident, an excluded resident, the
