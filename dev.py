@@ -31,6 +31,10 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 # The test run writes every log line here; after the suite, no secret may appear in it.
 TEST_LOG = ROOT / "test-logs" / "vigie.log"
 TEST_TOKENS = ("123456:TEST-TOKEN-never-logged",)
+# Names of the tests' people (tests/conftest.py) and words of their reports: a log line
+# carrying any of them leaks personal data.
+TEST_PERSONAL = ("Alice", "Martin", "Odile", "odile_maire", "Gaston", "adj_gaston", "Carole",
+                 "adam_it", "Clio grise", "Camionnette", "rue des Lilas")
 
 
 def requirements(with_tests: bool) -> list[str]:
@@ -72,9 +76,14 @@ def task_test(args: list[str]) -> int:
     TEST_LOG.parent.mkdir(exist_ok=True)
     TEST_LOG.write_text("")
     code = run_python("-m", "pytest", *args)
-    leaked = [t for t in TEST_TOKENS if t in TEST_LOG.read_text(encoding="utf-8", errors="replace")]
-    if leaked:
+    logged = TEST_LOG.read_text(encoding="utf-8", errors="replace")
+    if any(token in logged for token in TEST_TOKENS):
         print(f"[dev] a bot token appears in {TEST_LOG}: logging redaction is broken",
+              file=sys.stderr)
+        return 1
+    leaked = [word for word in TEST_PERSONAL if word in logged]
+    if leaked:
+        print(f"[dev] personal data appears in {TEST_LOG}: {', '.join(leaked)}",
               file=sys.stderr)
         return 1
     return code

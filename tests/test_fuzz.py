@@ -64,7 +64,7 @@ from core import broadcast as broadcasts
 from core import i18n
 from core.commands import COMMANDS
 from core.lifecycle import running, services_of
-from core.settings import Settings
+from core.settings import SUPPORTED_LANGUAGES, Settings
 from emulator import Group, Limits, Person, TelegramEmulator
 from storage import NewBroadcast, NewReport
 from storage.reports import RELAYED, TRIAGE
@@ -72,7 +72,8 @@ from storage.reports import RELAYED, TRIAGE
 EXAMPLES = int(os.environ.get("VIGIE_FUZZ_EXAMPLES", "60"))
 BATCH = (20, 80)  # updates per example
 SECTORS = ("Centre", "Hauts", "Vallée")
-HELP_TITLE = i18n.t("fr", "help.title")
+# The fuzz may have switched a sender's language with /langue: any language will do.
+HELP_TITLES = tuple(i18n.t(language, "help.title") for language in SUPPORTED_LANGUAGES)
 T = TypeVar("T")
 
 
@@ -604,7 +605,7 @@ def test_fuzzed_updates_crash_nothing_and_touch_only_their_senders_data(tmp_path
                 privileged()
                 mark = emu.mark()
                 commune.people["resident"].send_command("/aide")
-                wait_until(lambda: any(HELP_TITLE in m.content for m in
+                wait_until(lambda: any(title in m.content for title in HELP_TITLES for m in
                                        emu.sent(commune.people["resident"].id)
                                        if m.message_id > mark.last_message_ids.get(
                                            commune.people["resident"].id, 0)),

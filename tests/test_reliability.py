@@ -208,22 +208,32 @@ async def test_webhook_mode_answers_once_the_update_is_stored(
         assert emu.webhook_url() is None
 
 
+async def polling_bot(emulator: TelegramEmulator, config: Path, stderr: Path) -> BotProcess:
+    """`python bot.py` in a process of its own, once it polls the emulator."""
+    bot = BotProcess(config, stderr)
+    bot.start()
+    await polling_again(emulator, 0)
+    return bot
+
+
+async def last_words(bot: BotProcess) -> tuple[int, str]:
+    """The exit code of a bot process that stops by itself, and its last stderr line."""
+    assert bot.process is not None
+    code = await asyncio.to_thread(bot.process.wait, 60)
+    return code, bot.stderr.read_text(encoding="utf-8").splitlines()[-1]
+
+
 @pytest.mark.timeout(120)
 async def test_a_second_instance_makes_the_bot_exit_with_one_line(
     emulator: TelegramEmulator, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, emulator, emulator.create_user("Gendarme"))
-    bot = BotProcess(config, tmp_path / "bot.stderr")
-    bot.start()
-    await polling_again(emulator, 0)
+    bot = await polling_bot(emulator, config, tmp_path / "bot.stderr")
     await asyncio.sleep(0.5)  # its long poll is open
     async with httpx.AsyncClient() as client:  # another program polls with the same token
         await client.post(f"{emulator.base_url}{emulator.token}/getUpdates",
                           json={"timeout": 1}, timeout=10)
-    assert bot.process is not None
-    code = await asyncio.to_thread(bot.process.wait, 60)
-    lines = (tmp_path / "bot.stderr").read_text(encoding="utf-8").splitlines()
-    assert code == 3 and lines[-1] == CONFLICT
+    assert await last_words(bot) == (3, CONFLICT)
 
 
 @pytest.mark.timeout(120)
@@ -231,16 +241,12 @@ async def test_a_second_instance_on_the_same_database_exits_at_once(
     emulator: TelegramEmulator, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, emulator, emulator.create_user("Gendarme"))
-    first = BotProcess(config, tmp_path / "first.stderr")
-    first.start()
-    await polling_again(emulator, 0)
+    first = await polling_bot(emulator, config, tmp_path / "first.stderr")
     second = BotProcess(config, tmp_path / "second.stderr")
     second.start()
-    assert second.process is not None and first.process is not None
-    code = await asyncio.to_thread(second.process.wait, 60)
-    lines = (tmp_path / "second.stderr").read_text(encoding="utf-8").splitlines()
-    assert code == 3 and lines[-1].startswith("Another Vigie is already running")
-    assert first.process.poll() is None  # the first one goes on
+    code, line = await last_words(second)
+    assert code == 3 and line.startswith("Another Vigie is already running")
+    assert first.process is not None and first.process.poll() is None  # it goes on
     assert await first.terminate() == 0
 
 
