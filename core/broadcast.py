@@ -137,8 +137,8 @@ async def launch(svc: Services, new: NewBroadcast, author_chat: int, language: s
             author_chat, progress_text(language, broadcast, 0, 0), PROGRESS, broadcast.ref,
             dedupe_key=f"bc-progress:{broadcast_id}")])
         await store.broadcasts.set_progress_message(broadcast_id, progress[0])
-        await store.outbox.enqueue(copy_for(svc, broadcast, target, names)
-                                   for target in chosen)
+        await store.outbox.enqueue_many(copy_for(svc, broadcast, target, names)
+                                        for target in chosen)
         await store.audit.record(new.author_id, f"broadcast.{new.kind}", broadcast.ref,
                                  sectors=new.sector_ids, recipients=len(chosen),
                                  to_residents=new.to_residents,
@@ -163,19 +163,64 @@ def report_text(language: str, broadcast: Broadcast, delivered: int, failed: int
 
 
 class ProgressSweep:
-    """Edits each author's progress message as copies go out, then sends the report.
+    """Follows each broadcast's copies: pins them and records polls as they arrive, edits
+    the author's progress message as they go out, then sends the report.
 
     Only changes are sent (an unchanged progress is not edited again), and the report is
-    sent once: `broadcasts.finish` succeeds for a single sweep.
+    sent once: `broadcasts.finish` succeeds for a single sweep. Besides the periodic run,
+    the copy that settles last triggers the final sweep at once, so the report does not
+    wait for the next tick.
     """
 
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self._shown: dict[int, tuple[int, int]] = {}
+        self._left: dict[str, int] = {}  # copies not settled yet, by broadcast ref
+        self._known: dict[str, Broadcast] = {}
 
     async def __call__(self, context: object = None) -> None:
         for broadcast in await self.svc.store.broadcasts.sending():
             await self._one(broadcast)
+
+    async def copy_delivered(self, row: OutboxRow, result: Any) -> None:
+        """After a copy arrived: pin it if asked (groups only), remember a poll's id."""
+        if isinstance(result, dict) and row.ref is not None and (
+                "poll" in result or not is_private(row.chat_id)):
+            broadcast = await self._broadcast(row.ref)
+            if broadcast is not None:
+                await self._after_delivery(broadcast, row, result)
+        await self.copy_settled(row)
+
+    async def _broadcast(self, ref: str) -> Broadcast | None:
+        # Read once per broadcast, not once per copy: the fields used here never change.
+        if ref not in self._known:
+            found = await self.svc.store.broadcasts.get(int(ref.split(":")[1]))
+            if found is None:
+                return None
+            self._known[ref] = found
+        return self._known[ref]
+
+    async def _after_delivery(self, broadcast: Broadcast, row: OutboxRow,
+                              result: dict[str, Any]) -> None:
+        poll = result.get("poll")
+        if poll is not None:
+            await self.svc.store.broadcasts.add_poll_copy(
+                poll["id"], broadcast.id, row.chat_id, result["message_id"],
+                len(poll["options"]))
+        if broadcast.pin and not is_private(row.chat_id):
+            await self.svc.outbox.send(Message(row.chat_id, "pinChatMessage", {
+                "message_id": result["message_id"], "disable_notification": broadcast.silent},
+                "broadcast_pin", broadcast.ref, f"bc-pin:{broadcast.id}:{row.chat_id}"))
+
+    async def copy_settled(self, row: OutboxRow, *_: object) -> None:
+        """An outbox hook for each copy delivered or given up."""
+        if row.purpose != COPY or row.ref is None or row.ref not in self._left:
+            return
+        self._left[row.ref] -= 1
+        if self._left[row.ref] <= 0:
+            broadcast = await self.svc.store.broadcasts.get(int(row.ref.split(":")[1]))
+            if broadcast is not None and broadcast.status == "sending":
+                await self._one(broadcast)
 
     async def _one(self, broadcast: Broadcast) -> None:
         store = self.svc.store
@@ -183,6 +228,7 @@ class ProgressSweep:
         delivered, failed = tally.get(DELIVERED, 0), tally.get(FAILED, 0)
         author_chat = broadcast.progress_chat_id
         finished = delivered + failed >= broadcast.recipients
+        self._left[broadcast.ref] = broadcast.recipients - delivered - failed
         if author_chat is None or broadcast.progress_outbox_id is None:  # author erased
             if finished:
                 await store.broadcasts.finish(broadcast.id, delivered, failed)
@@ -201,32 +247,18 @@ class ProgressSweep:
         async with store.transaction():
             if not await store.broadcasts.finish(broadcast.id, delivered, failed):
                 return
-            await store.outbox.enqueue([edit, html_message(
+            # The report first: it is what the author waits for; the edit follows.
+            await store.outbox.enqueue([html_message(
                 author_chat, report_text(language, broadcast, delivered, failed), PROGRESS,
-                broadcast.ref, dedupe_key=f"bc-report:{broadcast.id}")])
+                broadcast.ref, dedupe_key=f"bc-report:{broadcast.id}"), edit])
             await store.audit.record(None, "broadcast.finished", broadcast.ref,
                                      delivered=delivered, failed=failed)
         self._shown.pop(broadcast.id, None)
+        self._left.pop(broadcast.ref, None)
+        self._known.pop(broadcast.ref, None)
         self.svc.outbox.wake()
         log.info("broadcast.finished", broadcast=broadcast.id, delivered=delivered,
                  failed=failed)
-
-
-async def on_copy_delivered(svc: Services, row: OutboxRow, result: Any) -> None:
-    """After a copy arrived: pin it if asked (groups only), remember a poll's id."""
-    if not isinstance(result, dict) or row.ref is None:
-        return
-    broadcast = await svc.store.broadcasts.get(int(row.ref.split(":")[1]))
-    if broadcast is None:
-        return
-    poll = result.get("poll")
-    if poll is not None:
-        await svc.store.broadcasts.add_poll_copy(
-            poll["id"], broadcast.id, row.chat_id, result["message_id"], len(poll["options"]))
-    if broadcast.pin and not is_private(row.chat_id):
-        await svc.outbox.send(Message(row.chat_id, "pinChatMessage", {
-            "message_id": result["message_id"], "disable_notification": broadcast.silent},
-            "broadcast_pin", broadcast.ref, f"bc-pin:{broadcast.id}:{row.chat_id}"))
 
 
 async def relay_alert(svc: Services, broadcast: Broadcast, sector_id: int,

@@ -339,9 +339,11 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(relay_alert, pattern=r"^ar:\d{1,9}:\d{1,9}$"))
     app.add_handler(PollHandler(partial(poll_update, svc)))
     app.add_handler(PollAnswerHandler(poll_answer))
-    svc.outbox.on_delivered[domain.COPY] = partial(domain.on_copy_delivered, svc)
+    sweep = domain.ProgressSweep(svc)
+    svc.outbox.on_delivered[domain.COPY] = sweep.copy_delivered
+    svc.outbox.on_failed.append(sweep.copy_settled)
     svc.outbox.on_delivered["poll_stop"] = partial(domain.on_poll_stopped, svc)
     if app.job_queue is not None:
         every = max(0.2, 2.0 / svc.settings.outbox.time_scale)
-        app.job_queue.run_repeating(domain.ProgressSweep(svc), interval=every, first=every,
+        app.job_queue.run_repeating(sweep, interval=every, first=every,
                                     name="broadcast_progress")

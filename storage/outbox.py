@@ -64,6 +64,17 @@ def _row(row: Any) -> OutboxRow:
     return OutboxRow(**values)
 
 
+_INSERT = ("INSERT INTO outbox (dedupe_key, chat_id, method, payload, purpose, ref, priority,"
+           " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+           " ON CONFLICT (dedupe_key) DO NOTHING")
+
+
+def _values(message: Message, now: float) -> tuple[Any, ...]:
+    return (message.dedupe_key, message.chat_id, message.method,
+            json.dumps(message.payload, ensure_ascii=False), message.purpose, message.ref,
+            message.priority, now, now)
+
+
 class Outbox:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -74,17 +85,17 @@ class Outbox:
         ids: list[int] = []
         async with self.db.transaction() as conn:
             for message in messages:
-                cursor = await conn.execute(
-                    "INSERT INTO outbox (dedupe_key, chat_id, method, payload, purpose, ref,"
-                    " priority, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (dedupe_key) DO NOTHING",
-                    (message.dedupe_key, message.chat_id, message.method,
-                     json.dumps(message.payload, ensure_ascii=False), message.purpose,
-                     message.ref, message.priority, now, now),
-                )
+                cursor = await conn.execute(_INSERT, _values(message, now))
                 if cursor.rowcount:
                     ids.append(int(cursor.lastrowid or 0))
         return ids
+
+    async def enqueue_many(self, messages: Iterable[Message]) -> int:
+        """Queue many messages (a notice's copies) in one statement; how many were new."""
+        now = time.time()
+        async with self.db.transaction() as conn:
+            cursor = await conn.executemany(_INSERT, [_values(m, now) for m in messages])
+            return cursor.rowcount
 
     async def due(self, now: float, limit: int) -> list[OutboxRow]:
         rows = await self.db.fetch_all(
