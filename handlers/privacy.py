@@ -20,7 +20,8 @@ async def privacy_notice(turn: Turn) -> None:
     settings = turn.svc.settings
     await turn.reply("privacy.notice", commune=settings.commune.name,
                      retention=settings.privacy.retention_days,
-                     keep=int(settings.outbox.keep_days))
+                     keep=int(settings.outbox.keep_days),
+                     audit=settings.privacy.audit_retention_days)
 
 
 @guarded(Action.MY_DATA)
