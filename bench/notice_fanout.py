@@ -27,26 +27,13 @@ from bench.outbox_fanout import crowd
 from bot import build_application
 from core import broadcast, logs
 from core.lifecycle import running, services_of
-from core.settings import Settings
+from demo.local import local_settings
 from emulator import Limits, TelegramEmulator
 from storage import NewBroadcast
 
 SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "2"))
 CHATS = int(os.environ.get("VIGIE_BENCH_CHATS", "1000"))
 SENDING = {"sendMessage", "editMessageText", "sendPhoto", "sendPoll"}
-
-
-def settings_for(emu: TelegramEmulator, folder: Path, official: int) -> Settings:
-    return Settings(
-        telegram={"token": emu.token, "api_base_url": emu.base_url,
-                  "file_base_url": emu.base_file_url},
-        storage={"database": folder / "bench.db"},
-        sectors=[{"name": f"Secteur {n}"} for n in range(CHATS)],
-        roles={"officials": [official]},
-        outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05},
-        tips={"schedule": []},
-        logging={"level": "WARNING"},
-    )
 
 
 async def main() -> None:
@@ -59,7 +46,9 @@ async def main() -> None:
         async with probe:  # their /start is not what is measured: drop it
             await probe.delete_webhook(drop_pending_updates=True)
 
-        app = build_application(settings_for(emu, Path(tmp), official.id))
+        app = build_application(local_settings(emu, Path(tmp) / "bench.db", SCALE, {
+            "sectors": [{"name": f"Secteur {n}"} for n in range(CHATS)],
+            "roles": {"officials": [official.id]}, "logging": {"level": "WARNING"}}))
         async with running(app):
             svc = services_of(app)
             store = svc.store

@@ -27,7 +27,7 @@ from bot import build_application
 from core import logs
 from core.lifecycle import running, services_of
 from core.outbox import html_message
-from core.settings import Settings
+from demo.local import local_settings
 from demo.scripts import fr
 from emulator import Limits, Person, TelegramEmulator
 
@@ -60,16 +60,11 @@ async def run_outage(residents: int, five_xx: float, timeouts: float, folder: Pa
         people = [emu.create_user(f"Habitant {n}") for n in range(residents)]
         database = folder / "outage.db"
         await enrol_directly(database, SECTOR, people)
-        settings = Settings(
-            telegram={"token": emu.token, "api_base_url": emu.base_url,
-                      "file_base_url": emu.base_file_url},
-            storage={"database": database}, sectors=[{"name": SECTOR}],
-            roles={"liaison_chat_id": liaison.id},
-            reports={"relay_mode": "direct", "max_per_hour": 1000},
-            outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05,
-                    "base_backoff_seconds": 1.0},
-            logging={"level": "ERROR"},
-        )
+        settings = local_settings(emu, database, SCALE, {
+            "sectors": [{"name": SECTOR}], "roles": {"liaison_chat_id": liaison.id},
+            "reports": {"relay_mode": "direct", "max_per_hour": 1000},
+            "outbox": {"base_backoff_seconds": 1.0}, "logging": {"level": "ERROR"},
+        })
         async with running(build_application(settings)) as app:
             svc = services_of(app)
             for person in (liaison, *people):

@@ -55,8 +55,8 @@ from core.commands import COMMANDS, Command
 from core.lifecycle import running, services_of
 from core.permissions import RULES, Action, check
 from core.services import Services
-from core.settings import Settings
 from core.turn import actor_of, resolve_place
+from demo.local import local_settings
 from emulator import Group, Limits, Mark, Person, TelegramEmulator
 from storage import NewBroadcast, NewReport, Report
 from storage.reports import RELAYED, TRIAGE
@@ -785,17 +785,14 @@ async def run_matrix(folder: Path) -> Matrix:
             people = {role: emu.create_user(role.replace("_", " ").title(), language_code="fr")
                       for role in ROLES}
             world = World(emu, people, emu.create_user("Greffier", language_code="fr"))
-            settings = Settings(
-                telegram={"token": emu.token, "api_base_url": emu.base_url,
-                          "file_base_url": emu.base_file_url},
-                storage={"database": folder / "matrix.db"},
-                commune={"name": "Saint-Exemple"},
-                sectors=[{"name": name} for name in World.sector_names()],
-                roles={"officials": [people["official"].id], "admins": [people["admin"].id],
-                       "liaison_chat_id": people["liaison"].id},
-                outbox={"time_scale": 100.0, "poll_interval_seconds": 0.02,
-                        "base_backoff_seconds": 0.1},
-            )
+            settings = local_settings(emu, folder / "matrix.db", 100.0, {
+                "commune": {"name": "Saint-Exemple"},
+                "sectors": [{"name": name} for name in World.sector_names()],
+                "roles": {"officials": [people["official"].id],
+                          "admins": [people["admin"].id],
+                          "liaison_chat_id": people["liaison"].id},
+                "outbox": {"poll_interval_seconds": 0.02, "base_backoff_seconds": 0.1},
+            })
             async with running(build_application(settings)) as app:
                 rows, flows, matrix = plan(app)
                 await world.setup(app)

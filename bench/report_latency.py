@@ -28,7 +28,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandl
 from bot import build_application
 from core import logs
 from core.lifecycle import running, services_of
-from core.settings import Settings
+from demo.local import local_settings
 from demo.scripts import draft_report, fr
 from emulator import Limits, Person, TelegramEmulator
 
@@ -57,15 +57,12 @@ async def vigie_run(emu: TelegramEmulator, folder: Path) -> tuple[list[float], f
     official = emu.create_user("Élue")
     liaison = emu.create_user("Gendarme")
     residents = [emu.create_user(f"Habitant {n}") for n in range(REPORTS)]
-    settings = Settings(
-        telegram={"token": emu.token, "api_base_url": emu.base_url,
-                  "file_base_url": emu.base_file_url},
-        storage={"database": folder / "bench.db"}, sectors=[{"name": "Centre"}],
-        roles={"officials": [official.id], "liaison_chat_id": liaison.id},
-        reports={"relay_mode": "direct", "max_per_hour": 100},
-        outbox={"time_scale": SCALE, "poll_interval_seconds": 0.02},
-        logging={"level": "ERROR"},
-    )
+    settings = local_settings(emu, folder / "bench.db", SCALE, {
+        "sectors": [{"name": "Centre"}],
+        "roles": {"officials": [official.id], "liaison_chat_id": liaison.id},
+        "reports": {"relay_mode": "direct", "max_per_hour": 100},
+        "outbox": {"poll_interval_seconds": 0.02}, "logging": {"level": "ERROR"},
+    })
     async with running(build_application(settings)) as app:
         store = services_of(app).store
         sector = (await store.sectors.active())[0]

@@ -14,6 +14,7 @@ from bot import build_application
 from core import logs
 from core.lifecycle import running
 from core.settings import Settings
+from demo.local import local_settings
 from demo.scripts import (
     CHARTER_QUESTION,
     compose_broadcast,
@@ -65,17 +66,12 @@ def render(message: SentMessage) -> str:
 
 def demo_settings(emu: TelegramEmulator, folder: Path, official: Person, liaison: Group
                   ) -> Settings:
-    return Settings(
-        telegram={"token": emu.token, "api_base_url": emu.base_url,
-                  "file_base_url": emu.base_file_url},
-        storage={"database": folder / "demo.db"},
-        commune={"name": "Saint-Exemple"},
-        sectors=[{"name": name} for name in SECTORS],
-        roles={"officials": [official.id], "liaison_chat_id": liaison.id},
-        outbox={"time_scale": SCALE, "poll_interval_seconds": 0.05},
-        tips={"schedule": []},  # the demo shows /conseil; scheduled runs depend on the date
-        logging={"level": "ERROR"},
-    )
+    return local_settings(emu, folder / "demo.db", SCALE, {
+        "commune": {"name": "Saint-Exemple"},
+        "sectors": [{"name": name} for name in SECTORS],
+        "roles": {"officials": [official.id], "liaison_chat_id": liaison.id},
+        "logging": {"level": "ERROR"},
+    })
 
 
 async def run_demo(quiet: bool = True) -> int:

@@ -19,6 +19,7 @@ from bot import build_application
 from core import i18n, logs
 from core.lifecycle import running
 from core.settings import Settings
+from demo.local import local_settings
 from emulator import Group, Limits, Person, TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,22 +88,15 @@ def commune(emulator: TelegramEmulator) -> Commune:
 def make_settings(tmp_path: Path, emulator: TelegramEmulator, commune: Commune
                   ) -> Callable[..., Settings]:
     def make(**sections: Any) -> Settings:
-        base: dict[str, Any] = {
-            "telegram": {"token": TOKEN, "api_base_url": emulator.base_url,
-                         "file_base_url": emulator.base_file_url},
-            "storage": {"database": tmp_path / "vigie.db"},
+        commune_defaults: dict[str, Any] = {
             "commune": {"name": "Saint-Exemple"},
             "sectors": [{"name": name} for name in SECTORS],
             "roles": {"officials": [commune.official.id], "admins": [commune.admin.id],
                       "liaison_chat_id": commune.liaison.id},
-            "outbox": {"time_scale": SCALE, "poll_interval_seconds": 0.05,
-                       "base_backoff_seconds": 1.0},
-            # No scheduled tips unless a test asks: their times depend on today's date.
-            "tips": {"schedule": []},
+            "outbox": {"base_backoff_seconds": 1.0},
         }
-        for name, values in sections.items():
-            base[name] = {**base.get(name, {}), **values} if isinstance(values, dict) else values
-        return Settings(**base)
+        return local_settings(emulator, tmp_path / "vigie.db", SCALE, commune_defaults,
+                              sections)
 
     return make
 

@@ -65,6 +65,7 @@ from core import i18n
 from core.commands import COMMANDS
 from core.lifecycle import running, services_of
 from core.settings import SUPPORTED_LANGUAGES, Settings
+from demo.local import local_settings
 from emulator import Group, Limits, Person, TelegramEmulator
 from storage import NewBroadcast, NewReport
 from storage.reports import RELAYED, TRIAGE
@@ -164,18 +165,13 @@ class Commune:
 
 
 def settings_for(emu: TelegramEmulator, folder: Path, people: dict[str, Person]) -> Settings:
-    return Settings(
-        telegram={"token": emu.token, "api_base_url": emu.base_url,
-                  "file_base_url": emu.base_file_url},
-        storage={"database": folder / "fuzz.db"},
-        commune={"name": "Saint-Exemple"},
-        sectors=[{"name": name} for name in SECTORS],
-        roles={"officials": [people["official"].id], "admins": [people["admin"].id],
-               "liaison_chat_id": people["liaison"].id},
-        outbox={"time_scale": 100.0, "poll_interval_seconds": 0.02,
-                "base_backoff_seconds": 0.1},
-        tips={"schedule": []},  # no scheduled posts in the groups while the database is read
-    )
+    return local_settings(emu, folder / "fuzz.db", 100.0, {
+        "commune": {"name": "Saint-Exemple"},
+        "sectors": [{"name": name} for name in SECTORS],
+        "roles": {"officials": [people["official"].id], "admins": [people["admin"].id],
+                  "liaison_chat_id": people["liaison"].id},
+        "outbox": {"poll_interval_seconds": 0.02, "base_backoff_seconds": 0.1},
+    })
 
 
 async def prepare(app: Application, commune: Commune) -> None:  # type: ignore[type-arg]
