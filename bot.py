@@ -1,4 +1,5 @@
-"""Vigie: builds the Telegram application from the settings and wires the handler modules.
+"""Vigie's command line: run the bot, the demo, a backup (the application is built in
+core/runtime/application.py).
 
     python bot.py [--config PATH]          run the bot (polling or webhook, per the config)
     python bot.py --demo                   a walk-through against the local Telegram emulator
@@ -10,86 +11,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import warnings
 from pathlib import Path
 
-from telegram import Bot
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
-from telegram.request import HTTPXRequest
-from telegram.warnings import PTBUserWarning
-
-from core import lifecycle, logs
-from core.charter import Charter, CharterError
+from core import logs
+from core.charter import CharterError
 from core.geo import sector_polygons
-from core.outbox import MAX_IN_FLIGHT, OutboxWorker
-from core.persistence import SqlitePersistence
-from core.services import KEY, Services
+from core.runtime import lifecycle
+from core.runtime.application import build_application
 from core.settings import ConfigError, Settings, config_path, load_settings
-from core.telegram_bot import VigieBot
-from core.tips import TipsError, shipped
-from handlers import (
-    broadcast,
-    common,
-    dashboard,
-    fallback,
-    groups,
-    membership,
-    moderation,
-    onboarding,
-    privacy,
-    referents,
-    reports,
-    tips,
-)
+from handlers.tips.catalogue import TipsError, shipped
 from storage import StorageError, Store
-
-# Conversation buttons are tracked per chat on purpose (per_message=False): PTB's reminder
-# about that choice is not a problem to report at every start.
-warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
 NO_TOKEN = (
     "No bot token: ask @BotFather on Telegram for one (/newbot), then put it in the "
     "environment as VIGIE_TELEGRAM__TOKEN (or telegram.token in config.toml)."
 )
-
-
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    assert settings.telegram.token is not None
-    token = settings.telegram.token.get_secret_value()
-    api, files = settings.telegram.api_base_url, settings.telegram.files_url
-    # Direct replies are rate-limited by PTB; the outbox paces itself (see core/outbox.py).
-    bot = VigieBot(token, base_url=api, base_file_url=files,
-                   rate_limiter=AIORateLimiter(max_retries=3))
-    store = Store(settings.storage.database)
-    app = (
-        ApplicationBuilder()
-        .bot(bot)
-        # ConversationHandler is not safe with concurrent updates.
-        .concurrent_updates(False)
-        # Updates come through core/inbox.py (stored before they are confirmed), not PTB's
-        # Updater; conversations are kept in SQLite so a restart resumes them.
-        .updater(None)
-        .persistence(SqlitePersistence(store))
-        .post_init(lifecycle.startup)
-        .post_shutdown(lifecycle.shutdown)
-        .build()
-    )
-    outbox_bot = Bot(token, base_url=api, base_file_url=files,
-                     request=HTTPXRequest(connection_pool_size=MAX_IN_FLIGHT + 8))
-    app.bot_data[KEY] = Services(
-        settings=settings,
-        store=store,
-        outbox=OutboxWorker(store, outbox_bot, settings.outbox),
-        charter=Charter(),
-        sector_polygons=sector_polygons(settings.sectors),
-    )
-    # Order matters within a handler group: flows first, the catch-all fallback last. Staff
-    # conversations come before onboarding, so an official who has not answered the charter
-    # question yet can still write a notice.
-    for module in (broadcast, onboarding, reports, membership, referents, moderation, privacy,
-                   groups, tips, dashboard, common, fallback):
-        module.register(app)
-    return app
 
 
 def serve(settings: Settings) -> int:

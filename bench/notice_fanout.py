@@ -24,11 +24,12 @@ from pathlib import Path
 from telegram import Bot
 
 from bench.outbox_fanout import crowd
-from bot import build_application
-from core import broadcast, logs
-from core.lifecycle import running, services_of
+from core import logs
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from demo.local import local_settings
 from emulator import Limits, TelegramEmulator
+from handlers.broadcast import domain as broadcast
 from storage import NewBroadcast
 
 SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "2"))

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.drills import Tally, draft, enrol_directly, report_text, tally, tally_line
-from bot import build_application
 from core import logs
-from core.lifecycle import running, services_of
-from core.outbox import html_message
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
+from core.runtime.outbox import html_message
 from demo.local import local_settings
 from demo.scripts import fr
 from emulator import Limits, Person, TelegramEmulator

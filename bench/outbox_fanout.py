@@ -22,7 +22,7 @@ from pathlib import Path
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from core.outbox import MAX_IN_FLIGHT, OutboxWorker
+from core.runtime.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.settings import OutboxSettings
 from emulator import Group, Limits, Person, TelegramEmulator
 from storage import Message, Store

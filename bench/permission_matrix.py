@@ -48,16 +48,16 @@ from telegram.ext import (
     ConversationHandler,
 )
 
-from bot import build_application
-from core import broadcast as broadcasts
 from core import i18n, logs
 from core.commands import COMMANDS, Command
-from core.lifecycle import running, services_of
 from core.permissions import RULES, Action, check
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.services import Services
 from core.turn import actor_of, resolve_place
 from demo.local import local_settings
 from emulator import Group, Limits, Mark, Person, TelegramEmulator
+from handlers.broadcast import domain as broadcasts
 from storage import NewBroadcast, NewReport, Report
 from storage.reports import RELAYED, TRIAGE
 

@@ -25,9 +25,9 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
 
-from bot import build_application
 from core import logs
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from demo.local import local_settings
 from demo.scripts import draft_report, fr
 from emulator import Limits, Person, TelegramEmulator

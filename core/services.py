@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 from telegram import Bot
 from telegram.error import TelegramError
-from telegram.ext import CallbackContext
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
 from core.charter import Charter
 from core.geo import Polygon
-from core.outbox import OutboxWorker
+from core.runtime.outbox import OutboxWorker
 from core.settings import Settings
 from storage import Store
 
@@ -49,5 +50,22 @@ class Services:
         return answer
 
 
-def services(context: CallbackContext) -> Services:  # type: ignore[type-arg]
-    return context.application.bot_data[KEY]
+class VigieContext(CallbackContext[ExtBot[None], dict[str, Any], dict[Any, Any],
+                                   dict[str, Any]]):
+    """The context every callback gets (PTB's `contexttypesbot.py` pattern): `context.svc`
+    is the process's services, typed, instead of a lookup in `bot_data`."""
+
+    @property
+    def svc(self) -> Services:
+        return services_of(self.application)
+
+
+VigieApp: TypeAlias = Application[ExtBot[None], VigieContext, dict[str, Any], dict[Any, Any],
+                                  dict[str, Any], JobQueue[VigieContext]]
+CONTEXT_TYPES = ContextTypes(context=VigieContext, bot_data=dict, chat_data=dict,
+                             user_data=dict)
+
+
+def services_of(app: Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    services: Services = app.bot_data[KEY]
+    return services

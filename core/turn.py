@@ -8,7 +8,7 @@ answers a refusal politely instead of running the handler.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -25,11 +25,10 @@ from telegram import (
     User,
 )
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import CallbackContext
 
 from core import i18n, logs
 from core.permissions import Action, Actor, ChatKind, Place, check
-from core.services import Services, services
+from core.services import Services, VigieContext
 from storage import Person
 
 log = logs.get("turn")
@@ -57,8 +56,8 @@ async def actor_of(svc: Services, bot: Bot, user_id: int, chat_id: int | None = 
     return actor, person
 
 
-async def resolve_actor(svc: Services, context: CallbackContext, user: User, chat: Chat | None
-                        ) -> tuple[Actor, str]:  # type: ignore[type-arg]
+async def resolve_actor(svc: Services, context: VigieContext, user: User, chat: Chat | None
+                        ) -> tuple[Actor, str]:
     """The actor, and the language to speak to them (theirs, else Telegram's guess)."""
     actor, person = await actor_of(svc, context.bot, user.id, chat.id if chat else None)
     language = person.language if person else i18n.language_for(
@@ -85,7 +84,7 @@ class HasSector(Protocol):
 @dataclass
 class Turn:
     update: Update
-    context: CallbackContext  # type: ignore[type-arg]
+    context: VigieContext
     svc: Services
     actor: Actor
     place: Place
@@ -93,8 +92,8 @@ class Turn:
     subject: Any = None  # what a button acts on, loaded by the guard from callback data
 
     @classmethod
-    async def build(cls, update: Update, context: CallbackContext) -> Turn:  # type: ignore[type-arg]
-        svc = services(context)
+    async def build(cls, update: Update, context: VigieContext) -> Turn:
+        svc = context.svc
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None  # guarded handlers filter on both
         actor, language = await resolve_actor(svc, context, user, chat)
@@ -168,7 +167,7 @@ class Turn:
             await self.reply(reason)
 
 
-Callback = Callable[[Update, CallbackContext], Awaitable[Any]]  # type: ignore[type-arg]
+Callback = Callable[[Update, VigieContext], Coroutine[Any, Any, Any]]
 SubjectLoader = Callable[[Turn], Awaitable[HasSector | None]]
 
 
@@ -184,7 +183,7 @@ def guarded(
 
     def wrap(handler: Callable[[Turn], Awaitable[T]]) -> Callback:
         @functools.wraps(handler)
-        async def callback(update: Update, context: CallbackContext) -> T | None:  # type: ignore[type-arg]
+        async def callback(update: Update, context: VigieContext) -> T | None:
             structlog.contextvars.bind_contextvars(handler=handler.__name__)
             turn = await Turn.build(update, context)
             sector_id = owner_id = None

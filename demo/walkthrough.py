@@ -10,9 +10,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bot import build_application
 from core import logs
-from core.lifecycle import running
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running
 from core.settings import Settings
 from demo.local import local_settings
 from demo.scripts import (

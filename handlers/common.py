@@ -17,7 +17,6 @@ from telegram.ext import (
 from core import i18n, logs
 from core.commands import COMMANDS, command
 from core.permissions import Action, ChatKind, allowed_actions
-from core.services import services
 from core.settings import SUPPORTED_LANGUAGES
 from core.turn import Turn, guarded
 
@@ -115,9 +114,9 @@ async def on_error(update: object, context: CallbackContext) -> None:  # type: i
     chat, user = update.effective_chat, update.effective_user
     if chat.type != chat.PRIVATE:
         return
-    language = services(context).settings.commune.language
+    language = context.svc.settings.commune.language
     if user is not None:
-        person = await services(context).store.people.get(user.id)
+        person = await context.svc.store.people.get(user.id)
         language = person.language if person else i18n.language_for(user.language_code, language)
     try:
         await context.bot.send_message(chat.id, i18n.t(language, "errors.generic"))

@@ -10,10 +10,11 @@ from __future__ import annotations
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler
 
-from core import enrolment, logs, menus
+from core import logs, menus
 from core.commands import command
 from core.permissions import Action
 from core.turn import Turn, guarded
+from handlers.enrolment import rules as enrolment
 from storage import Person
 
 log = logs.get("handlers.moderation")

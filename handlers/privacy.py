@@ -7,10 +7,11 @@ import json
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from core import enrolment, logs
+from core import logs
 from core.commands import command
 from core.permissions import Action
 from core.turn import Turn, guarded
+from handlers.enrolment import rules as enrolment
 
 log = logs.get("handlers.privacy")
 

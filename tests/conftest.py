@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot import build_application
 from core import i18n, logs
-from core.lifecycle import running
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running
 from core.settings import Settings
 from demo.local import local_settings
 from emulator import Group, Limits, Person, TelegramEmulator

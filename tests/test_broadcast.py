@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bot import build_application
-from core import broadcast as domain
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
 from demo.scripts import compose_broadcast, confirm_broadcast, enrol, write_broadcast
 from emulator import Group, Person
+from handlers.broadcast import domain
 from storage import Message, NewBroadcast, Store
 from storage.outbox import BULK
 from tests.conftest import Commune, fr

@@ -19,12 +19,13 @@ import pytest
 from pypdf import PdfReader
 from telegram.ext import Application
 
-from core import i18n, stats
-from core.annual_report import AnnualReport, build
-from core.charts import printable
-from core.lifecycle import purge, services_of
-from core.stats import Figures, InputError, Period
+from core import i18n
+from core.runtime.lifecycle import purge, services_of
 from emulator import Person
+from handlers.dashboard import stats
+from handlers.dashboard.annual_report import AnnualReport, build
+from handlers.dashboard.charts import printable
+from handlers.dashboard.stats import Figures, InputError, Period
 from storage import NewReport, Store
 from storage.reports import CLOSED, DISMISSED, RECEIVED, RELAYED, TRIAGE, UNFOUNDED
 from tests.conftest import Commune, fr

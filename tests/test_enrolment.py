@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bot import build_application
 from core.charter import Charter
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
 from demo.scripts import enrol
 from emulator import Group, Person

@@ -6,8 +6,8 @@ import json
 
 from telegram.ext import Application
 
-from bot import build_application
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
 from storage import Message
 from tests.conftest import LOG_FILE, TOKEN, Commune, fr

@@ -59,14 +59,14 @@ from hypothesis import strategies as st
 from telegram.ext import Application
 
 from bench.permission_matrix import ErrorLog, registered
-from bot import build_application
-from core import broadcast as broadcasts
 from core import i18n
 from core.commands import COMMANDS
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.settings import SUPPORTED_LANGUAGES, Settings
 from demo.local import local_settings
 from emulator import Group, Limits, Person, TelegramEmulator
+from handlers.broadcast import domain as broadcasts
 from storage import NewBroadcast, NewReport
 from storage.reports import RELAYED, TRIAGE
 

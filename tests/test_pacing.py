@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.pacing import Pacer, SlidingWindow
+from core.runtime.pacing import Pacer, SlidingWindow
 from core.settings import OutboxSettings
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from telegram.ext import Application
 
-from core.lifecycle import services_of
+from core.runtime.lifecycle import services_of
 from demo.scripts import draft_report
 from tests.conftest import Commune, fr
 from tests.test_enrolment import stored_values_matching

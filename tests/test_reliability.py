@@ -15,13 +15,13 @@ from telegram.ext import Application
 
 from bench.kill_drill import BotProcess, polling_again, run_drill, write_config
 from bench.outage_drill import run_outage
-from bot import build_application
-from core import reports as domain
-from core.inbox import CONFLICT
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.inbox import CONFLICT
+from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
 from demo.scripts import confirm_report, draft_report
 from emulator import TelegramEmulator
+from handlers.reports import domain
 from storage import NewReport, Store
 from storage.inbox import Incoming
 from tests.conftest import Commune, fr

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot import build_application
-from core.lifecycle import running, services_of
-from core.reports import CATEGORIES as CATEGORY_CODES
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
 from demo.scripts import confirm_report, draft_report, send_report
 from emulator import Person, SentMessage
+from handlers.reports.domain import CATEGORIES as CATEGORY_CODES
 from tests.conftest import Commune, fr
 from tests.test_enrolment import centre_member
 

@@ -13,12 +13,12 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from telegram.ext import Application
 
-from bot import build_application
-from core import tips as catalogue
-from core.lifecycle import running, services_of
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
 from core.settings import Settings, TipsSettings
-from core.tip_schedule import latest_slot, pick, quiet_end
 from emulator import Group
+from handlers.tips import catalogue
+from handlers.tips.schedule import latest_slot, pick, quiet_end
 from storage import TipOverride
 from tests.conftest import Commune, fr
 from tests.test_enrolment import link

@@ -1,7 +1,7 @@
 """Webhook mode: only Telegram, which knows the secret, can hand the bot an update.
 
 The real Application runs in webhook mode on a free localhost port (as `bot.py` runs it,
-through core.lifecycle.running). Telegram (the emulator) delivers with the secret in
+through core.runtime.lifecycle.running). Telegram (the emulator) delivers with the secret in
 `X-Telegram-Bot-Api-Secret-Token`; anyone else who finds the URL posts without it, or with
 a guess. Those requests are answered 403, and nothing happens: no answer to anyone, no row
 in the database. The same update with the right secret is handled.
@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from bot import build_application
-from core.lifecycle import running
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running
 from core.settings import Settings
 from tests.conftest import LOG_FILE, Commune, fr
 

@@ -1,7 +1,7 @@
 """Sector groups: linking a group to a sector, gating who gets in, following what happens.
 
 The bot is an administrator of each sector group. It lets people in through join requests
-(approved by the rule in core.enrolment), mutes anyone added who does not qualify, follows
+(approved by the rule in handlers.enrolment.rules), mutes anyone added who does not qualify, follows
 a group's upgrade to a supergroup, and notices when it is removed.
 """
 
@@ -20,16 +20,16 @@ from telegram.ext import (
     filters,
 )
 
-from core import enrolment, i18n, logs
+from core import i18n, logs
 from core.commands import command
-from core.enrolment import Verdict
-from core.outbox import html_message
 from core.permissions import Action
-from core.services import services
+from core.runtime.outbox import html_message
 from core.turn import Turn, guarded, resolve_actor
+from handlers.enrolment import rules as enrolment
+from handlers.enrolment.rules import Verdict
 from storage import JoinRequest
 
-log = logs.get("handlers.groups")
+log = logs.get("handlers.enrolment.groups")
 
 # The rights the bot needs in a sector group, with the catalogue key naming each.
 REQUIRED_RIGHTS = {
@@ -107,7 +107,7 @@ async def join_request(update: Update, context: CallbackContext) -> None:  # typ
     """
     request = update.chat_join_request
     assert request is not None
-    svc = services(context)
+    svc = context.svc
     sector = await svc.store.sectors.by_chat(request.chat.id)
     if sector is None:
         log.info("join.unlinked_group")
@@ -152,7 +152,7 @@ async def member_changed(update: Update, context: CallbackContext) -> None:  # t
     old, new = change.old_chat_member, change.new_chat_member
     if old.status not in LEFT or new.status in LEFT or new.user.is_bot:
         return
-    svc = services(context)
+    svc = context.svc
     sector = await svc.store.sectors.by_chat(change.chat.id)
     if sector is None:
         return
@@ -171,7 +171,7 @@ async def bot_status_changed(update: Update, context: CallbackContext) -> None: 
     assert change is not None
     if change.new_chat_member.status not in LEFT:
         return
-    svc = services(context)
+    svc = context.svc
     sector = await svc.store.sectors.by_chat(change.chat.id)
     if sector is None:
         return
@@ -192,7 +192,7 @@ async def migrated(update: Update, context: CallbackContext) -> None:  # type: i
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    svc = services(context)
+    svc = context.svc
     if await svc.store.sectors.by_chat(old) is not None:
         await svc.store.migrate_chat(old, new)
         await svc.store.audit.record(None, "sector.group_migrated", f"chat:{new}")

@@ -40,7 +40,7 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from core import logs
-from core.pacing import Pacer, is_private
+from core.runtime.pacing import Pacer, is_private
 from core.settings import OutboxSettings
 from storage import Message, OutboxRow, Store
 from storage.outbox import FAILED

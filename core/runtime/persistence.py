@@ -28,7 +28,7 @@ from typing import Any
 
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
-from core import logs
+from core import drafts, logs
 from storage import Store
 from storage.conversations import ConversationKey, DataWrite, StateWrite, Write
 
@@ -82,7 +82,8 @@ class SqlitePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[Any
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         await self.store.open()  # PTB initialises before the rest of start-up opens it
-        return await self.store.conversations.user_data(time.time() - self.data_expiry)
+        stored = await self.store.conversations.user_data(time.time() - self.data_expiry)
+        return {user_id: drafts.decode(data) for user_id, data in stored.items()}
 
     async def get_conversations(self, name: str) -> dict[ConversationKey, object]:
         await self.store.open()
@@ -109,6 +110,7 @@ class SqlitePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[Any
         await self._write(StateWrite(name, tuple(key), new_state))
 
     async def update_user_data(self, user_id: int, data: dict[str, Any]) -> None:
+        data = drafts.encode(data)
         if data and not _is_json(data):
             # Kept in memory only: one bad value must not block the person's other updates.
             log.warning("persistence.user_data_not_json", user=user_id, keys=sorted(data))

@@ -12,15 +12,14 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from core import logs
-from core import tips as catalogue
 from core.commands import command
 from core.permissions import Action
-from core.services import KEY, Services
-from core.tip_schedule import TipSchedule, tip_text
 from core.turn import Turn, guarded
+from handlers.tips import catalogue
+from handlers.tips.schedule import tip_text
 from storage import TipOverride
 
-log = logs.get("handlers.tips")
+log = logs.get("handlers.tips.flow")
 CUSTOM_PREFIX = "mairie-"
 EVENTS = {"modifier": "tip.edited", "retirer": "tip.retired", "remettre": "tip.restored"}
 
@@ -138,10 +137,7 @@ async def audit(turn: Turn, action: str, tip_id: str) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    svc: Services = app.bot_data[KEY]
     app.add_handler(CommandHandler(command(Action.TIP).names, tip_on_demand))
     app.add_handler(CallbackQueryHandler(
         tip_of_topic, pattern=rf"^tip:({'|'.join(catalogue.TOPICS)})$"))
     app.add_handler(CommandHandler(command(Action.MANAGE_TIPS).names, manage))
-    if app.job_queue is not None and svc.settings.tips.schedule:
-        TipSchedule(svc).start(app.job_queue)

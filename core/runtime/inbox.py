@@ -34,7 +34,7 @@ from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
 from core import logs
-from core.persistence import SqlitePersistence
+from core.runtime.persistence import SqlitePersistence
 from storage import Store
 from storage.inbox import KEEP_DONE_SECONDS, InboxRow, Incoming
 

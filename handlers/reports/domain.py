@@ -14,10 +14,10 @@ from html import escape
 from telegram.constants import ParseMode
 
 from core import i18n, logs
-from core.enrolment import language_of, mention
-from core.outbox import html_message, inline_keyboard
+from core.runtime.outbox import html_message, inline_keyboard
 from core.screening import similar
 from core.services import Services
+from handlers.enrolment.rules import language_of, mention
 from storage import Message, NewReport, Report
 from storage.outbox import OutboxRow
 from storage.reports import LIAISON_STATUSES, RELAYED, TRIAGE

@@ -25,16 +25,16 @@ from telegram.ext import (
     filters,
 )
 
-from core import broadcast as domain
 from core import logs
 from core.commands import command
 from core.permissions import Action, check
 from core.services import KEY, Services
 from core.turn import Turn, guarded
+from handlers.broadcast import domain
 from handlers.common import cancel_conversation
 from storage import Broadcast, NewBroadcast
 
-log = logs.get("handlers.broadcast")
+log = logs.get("handlers.broadcast.flow")
 
 COMPOSE, TARGETS, CONFIRM = range(3)
 ACTIONS = {"notice": Action.BROADCAST, "alert": Action.ALERT, "poll": Action.POLL}
@@ -339,11 +339,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(relay_alert, pattern=r"^ar:\d{1,9}:\d{1,9}$"))
     app.add_handler(PollHandler(partial(poll_update, svc)))
     app.add_handler(PollAnswerHandler(poll_answer))
-    sweep = domain.ProgressSweep(svc)
-    svc.outbox.on_delivered[domain.COPY] = sweep.copy_delivered
-    svc.outbox.on_failed.append(sweep.copy_settled)
-    svc.outbox.on_delivered["poll_stop"] = partial(domain.on_poll_stopped, svc)
-    if app.job_queue is not None:
-        every = max(0.2, 2.0 / svc.settings.outbox.time_scale)
-        app.job_queue.run_repeating(sweep, interval=every, first=every,
-                                    name="broadcast_progress")

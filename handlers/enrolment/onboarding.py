@@ -25,15 +25,15 @@ from telegram.ext import (
     filters,
 )
 
-from core import enrolment, geo, logs
+from core import geo, logs
 from core.commands import command
 from core.permissions import Action
-from core.services import services
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
+from handlers.enrolment import rules as enrolment
 from storage import Sector
 
-log = logs.get("handlers.onboarding")
+log = logs.get("handlers.enrolment.onboarding")
 
 CHARTER, SECTOR, STREET = range(3)
 STREET_MAX = 80
@@ -192,7 +192,7 @@ async def charter_notice(update: Update, context: CallbackContext) -> None:  # t
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or chat.type != chat.PRIVATE:
         return
-    svc = services(context)
+    svc = context.svc
     person = await svc.store.people.get(user.id)
     version = svc.charter.version
     if person is None or person.status != "enrolled" or person.charter_notice_version >= version:

@@ -16,9 +16,8 @@ from datetime import date
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from core.charts import FONT, FONT_BOLD, bar_chart, printable
-from core.reports import CATEGORIES
-from core.stats import (
+from handlers.dashboard.charts import FONT, FONT_BOLD, bar_chart, printable
+from handlers.dashboard.stats import (
     BROADCAST_KINDS,
     SMALL,
     Figures,
@@ -29,6 +28,7 @@ from core.stats import (
     label_of,
     mask,
 )
+from handlers.reports.domain import CATEGORIES
 
 FAMILY = "DejaVu"
 TEXT_WIDTH = 170  # mm: A4 minus the margins

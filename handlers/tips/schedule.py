@@ -18,10 +18,10 @@ from apscheduler.triggers.cron import CronTrigger
 from telegram.ext import CallbackContext, JobQueue
 
 from core import i18n, logs
-from core import tips as catalogue
-from core.outbox import html_message
+from core.runtime.outbox import html_message
 from core.services import Services
 from core.settings import TipsSettings
+from handlers.tips import catalogue
 from storage.outbox import BULK
 
 log = logs.get("tips")

@@ -15,10 +15,10 @@ from pathlib import Path
 from telegram.ext import Application, CallbackContext
 
 from core import logs, menus
-from core.inbox import INBOX_KEY, UpdateInbox, inbox_of
-from core.persistence import SqlitePersistence, conversation_timeouts
-from core.services import KEY, Services
-from core.webhook import WebhookReceiver
+from core.runtime.inbox import INBOX_KEY, UpdateInbox, inbox_of
+from core.runtime.persistence import SqlitePersistence, conversation_timeouts
+from core.runtime.webhook import WebhookReceiver
+from core.services import services_of
 
 log = logs.get("lifecycle")
 
@@ -45,10 +45,6 @@ async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
     if messages or reports or audit:
         log.info("retention.purged", outbox_rows=messages, reports=len(reports),
                  audit_entries=audit)
-
-
-def services_of(app: Application) -> Services:  # type: ignore[type-arg]
-    return app.bot_data[KEY]
 
 
 async def startup(app: Application) -> None:  # type: ignore[type-arg]

@@ -21,7 +21,7 @@ from telegram import Bot, Update
 from tornado.httpserver import HTTPServer
 
 from core import logs
-from core.inbox import UpdateInbox
+from core.runtime.inbox import UpdateInbox
 from core.settings import WebhookSettings
 
 log = logs.get("webhook")

@@ -17,15 +17,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ChatAction
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from core import charts, i18n, logs, stats
-from core.annual_report import AnnualReport, build
+from core import i18n, logs
 from core.commands import command
 from core.permissions import Action, staff_or_liaison
-from core.stats import InputError, Period
 from core.turn import Turn, guarded
+from handlers.dashboard import charts, stats
+from handlers.dashboard.annual_report import AnnualReport, build
+from handlers.dashboard.stats import InputError, Period
 from storage.stats import Scope
 
-log = logs.get("handlers.dashboard")
+log = logs.get("handlers.dashboard.flow")
 
 JOURNAL_PAGE = 10
 JOURNAL_TYPE = re.compile(r"^type:([a-z0-9_.]{1,32})$")

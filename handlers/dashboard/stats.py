@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock
 from zoneinfo import ZoneInfo
 
-from core.charts import printable
+from handlers.dashboard.charts import printable
 from storage import Store
 from storage.stats import ReportFacts, Scope
 

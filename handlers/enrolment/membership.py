@@ -8,12 +8,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from core import enrolment, logs
+from core import logs
 from core.commands import command
 from core.permissions import Action
 from core.turn import NO_PREVIEW, Turn, guarded
+from handlers.enrolment import rules as enrolment
 
-log = logs.get("handlers.membership")
+log = logs.get("handlers.enrolment.membership")
 
 
 @guarded(Action.MY_SECTOR)

@@ -20,16 +20,17 @@ from telegram.ext import (
     filters,
 )
 
-from core import enrolment, i18n, logs, menus
+from core import i18n, logs, menus
 from core.commands import command
-from core.outbox import html_message
 from core.permissions import Action
+from core.runtime.outbox import html_message
 from core.services import Services
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
+from handlers.enrolment import rules as enrolment
 from storage import ReferentApplication, ReferentRole
 
-log = logs.get("handlers.referents")
+log = logs.get("handlers.enrolment.referents")
 
 MOTIVATION = 0
 MOTIVATION_MAX = 500

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from functools import partial
 from typing import Any
 
 from telegram import (
@@ -33,16 +32,16 @@ from telegram.ext import (
 )
 
 from core import geo, logs
-from core import reports as domain
 from core.commands import command
 from core.permissions import Action, ChatKind
 from core.screening import plate_in, screen, sounds_like_emergency
-from core.services import KEY, Services
+from core.services import Services
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
+from handlers.reports import domain
 from storage import NewReport, OutboxRow, Report
 
-log = logs.get("handlers.reports")
+log = logs.get("handlers.reports.flow")
 
 CATEGORY, WHEN, DESCRIPTION, SCREENED, LOCATION, PHOTO, CONFIRM = range(7)
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # Telegram's limit for photos sent by bots
@@ -428,7 +427,6 @@ def one_of(prefix: str, codes: tuple[str, ...]) -> str:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    svc: Services = app.bot_data[KEY]
     private = filters.ChatType.PRIVATE
     # In a sector group, /signaler (as a reply) flags a message; in private, it starts one.
     app.add_handler(CommandHandler(command(Action.REPORT).names, flag_message,
@@ -466,8 +464,3 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CallbackQueryHandler(warn_sector, pattern=r"^wn:\d{1,9}$"))
     app.add_handler(CallbackQueryHandler(ask_contact, pattern=r"^ct:\d{1,9}$"))
     app.add_handler(CallbackQueryHandler(answer_contact, pattern=r"^ctr:\d{1,9}:[yn]$"))
-    svc.outbox.on_failed.append(partial(domain.tell_staff_of_failed_relay, svc))
-    if app.job_queue is not None:
-        every = min(30.0, svc.settings.reports.triage_timeout * 60 / 4)
-        app.job_queue.run_repeating(partial(sweep_triage, svc), interval=every, first=every,
-                                    name="triage_sweep")

@@ -16,10 +16,10 @@ from typing import Any
 from telegram.constants import ParseMode
 
 from core import i18n, logs
-from core.enrolment import language_of
-from core.outbox import Buttons, html_message, inline_keyboard
-from core.pacing import is_private
+from core.runtime.outbox import Buttons, html_message, inline_keyboard
+from core.runtime.pacing import is_private
 from core.services import Services
+from handlers.enrolment.rules import language_of
 from storage import Broadcast, Message, NewBroadcast, OutboxRow
 from storage.outbox import BULK, DELIVERED, FAILED
 

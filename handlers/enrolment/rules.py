@@ -14,7 +14,7 @@ from telegram import Bot, ChatMember, ChatPermissions, InlineKeyboardButton, Inl
 from telegram.error import TelegramError
 
 from core import i18n, logs
-from core.outbox import html_message
+from core.runtime.outbox import html_message
 from core.services import Services
 from storage import JoinRequest, Person, Sector
 

@@ -1,0 +1,1 @@
+"""Going down to the sectors: notices, alerts and polls, with their delivery reports."""

@@ -1,0 +1,2 @@
+"""Who is in which sector: onboarding with the charter, join requests, moving and
+leaving, referents."""

@@ -1,0 +1,1 @@
+"""Prevention tips: the catalogue, the schedule and the commands."""

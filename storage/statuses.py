@@ -1,0 +1,92 @@
+"""The values the database keeps in its status, kind and purpose columns, as StrEnums.
+
+Each is a `str`, so rows read back compare equal to them; code names a member, never a
+literal. A new value is added here and, where the column has a CHECK, in a migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PersonStatus(StrEnum):
+    NEW = "new"
+    REFUSED = "refused"
+    ENROLLED = "enrolled"
+    LEFT = "left"
+    EXCLUDED = "excluded"
+
+
+class ReportStatus(StrEnum):
+    """See storage/reports.py for the transitions allowed between them."""
+
+    TRIAGE = "triage"
+    RELAYED = "relayed"
+    DISMISSED = "dismissed"
+    RECEIVED = "received"
+    PATROL = "patrol_informed"
+    CLOSED = "closed"
+    UNFOUNDED = "unfounded"
+
+
+class RequestStatus(StrEnum):
+    """Join requests and referent applications (the latter are never withdrawn)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class BroadcastKind(StrEnum):
+    NOTICE = "notice"
+    ALERT = "alert"
+    POLL = "poll"
+
+
+class BroadcastStatus(StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    CLOSED = "closed"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Purpose(StrEnum):
+    """Why an outbox row exists: delivery and failure hooks are keyed by it."""
+
+    # enrolment and roles
+    INVITE = "invite"
+    JOIN_CARD = "join_card"
+    JOIN_RESULT = "join_result"
+    REFERENT = "referent"
+    REFERENT_CARD = "referent_card"
+    REFERENT_ANNOUNCE = "referent_announce"
+    BOT_REMOVED = "bot_removed"
+    MODERATION = "moderation"
+    MUTED = "muted"
+    SECTOR_NOTICE = "sector_notice"
+    # reports
+    TRIAGE_CARD = "triage_card"
+    RELAY_CARD = "relay_card"
+    RELAY_PHOTO = "relay_photo"
+    RELAY_LOCATION = "relay_location"
+    RELAY_EDIT = "relay_edit"
+    RELAY_FAILURE = "relay_failure"
+    REPORTER_NOTICE = "reporter_notice"
+    STATUS_NOTICE = "status_notice"
+    PRECISION_REQUEST = "precision_request"
+    CONTACT_REQUEST = "contact_request"
+    CONTACT_ANSWER = "contact_answer"
+    # going down to the sectors
+    BROADCAST = "broadcast"
+    BROADCAST_PROGRESS = "broadcast_progress"
+    BROADCAST_PIN = "broadcast_pin"
+    ALERT_RELAY = "alert_relay"
+    POLL_STOP = "poll_stop"
+    TIP = "tip"
