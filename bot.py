@@ -1,88 +1,314 @@
-"""Vigie's command line: run the bot, the demo, a backup (the application is built in
+"""Vigie's command line (installed as `vigie`; the application is built in
 core/runtime/application.py).
 
-    python bot.py [--config PATH]          run the bot (polling or webhook, per the config)
-    python bot.py --demo                   a walk-through against the local Telegram emulator
-    python bot.py backup PATH              online copy of the database
+    vigie [--config PATH] [run]        run the bot (polling or webhook, per the config)
+    vigie demo                         a walk-through against the local Telegram emulator
+    vigie check                        the checklist: ✓ or ✗, each ✗ with its fix
+    vigie backup [PATH]                a verified online copy (default: the backup folder,
+                                       with daily and weekly rotation)
+    vigie restore FILE                 put a backup back (the bot must be stopped)
+
+`python bot.py …` is the same. Exit codes: 0 done; 1 the checklist has a ✗ line;
+2 configuration or usage; 3 another instance is running; 4 Telegram refuses the token;
+5 database; 70 an unexpected error (a bug: the log has its traceback). A failure is one
+line on stderr, never the token.
+
+A sub-command is one entry of COMMANDS: a help line, how to add its arguments, and the
+function that runs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import stat
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
-from core import logs
-from core.charter import CharterError
-from core.geo import sector_polygons
-from core.runtime import lifecycle
-from core.runtime.application import build_application
-from core.settings import ConfigError, Settings, config_path, load_settings
-from handlers.tips.catalogue import TipsError, shipped
-from storage import StorageError, Store
+try:
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from core import i18n, logs
+    from core.charter import CharterError
+    from core.geo import sector_polygons
+    from core.runtime import check, lifecycle
+    from core.runtime.application import build_application
+    from core.runtime.lifecycle import (
+        EXIT_DATABASE,
+        StartFailure,
+        backup_folder,
+        sole_user,
+    )
+    from core.settings import ConfigError, Settings, config_path, load_settings
+    from handlers.tips.catalogue import TipsError, shipped
+    from storage import StorageError, Store
+    from storage import db as database
+except ImportError as missing:  # a failed install, or the wrong Python
+    MISSING: ImportError | None = missing
+else:
+    MISSING = None
 
 NO_TOKEN = (
     "No bot token: ask @BotFather on Telegram for one (/newbot), then put it in the "
     "environment as VIGIE_TELEGRAM__TOKEN (or telegram.token in config.toml)."
 )
+EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_BUG = 1, 2, 70  # the others: core/runtime/lifecycle.py
+OWN_PACKAGES = ("core", "handlers", "storage", "demo", "emulator")
+log = logs.get("cli") if MISSING is None else None
 
 
-def serve(settings: Settings) -> int:
-    """Run until SIGTERM/SIGINT (exit 0), or exit 3 with one line if another instance
-    holds the token (Telegram's 409 Conflict)."""
-    failure = asyncio.run(lifecycle.serve(build_application(settings)))
-    if failure:
-        print(failure, file=sys.stderr)
-        return 3
+class Usage(Exception):
+    """A command line that cannot be run: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise Usage(f"{self.prog}: {message} (see {self.prog.split()[0]} --help)")
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], object] = lambda parser: None
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    settings = settings_or_exit(path)
+    secret = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    configure_logs(settings)
+    if not secret:
+        raise StartFailure(EXIT_CONFIG, NO_TOKEN)
+    warn_about_exposure(path)
+    try:
+        shipped()
+        app = build_application(settings)
+    except (CharterError, TipsError) as error:
+        raise StartFailure(EXIT_CONFIG, f"cannot start: {error}") from None
+    try:
+        asyncio.run(lifecycle.serve(app))
+    except StorageError as error:
+        raise StartFailure(EXIT_DATABASE, f"database: {error}") from None
     return 0
 
 
-async def backup(settings: Settings, target: Path) -> None:
-    store = Store(settings.storage.database)
-    await store.open()
+def warn_about_exposure(path: Path) -> None:
+    """A config file holding a secret must not be readable by others; root is not needed."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        assert log is not None
+        log.warning("running_as_root", fix="run Vigie as its own system user (deploy/)")
     try:
-        await store.db.backup(target)
-    finally:
-        await store.close()
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    holds_secret = any(line.strip().startswith(("token", "secret_token"))
+                       for line in text.splitlines())
+    if holds_secret and mode & (stat.S_IRGRP | stat.S_IROTH):
+        assert log is not None
+        log.warning("config.readable_by_others", path=str(path),
+                    fix=f"chmod 600 {path}, or move the token to the EnvironmentFile")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bot.py", description="Vigie Telegram bot")
-    parser.add_argument("--config", help="TOML file (default: $VIGIE_CONFIG or ./config.toml)")
-    parser.add_argument("--demo", action="store_true", help="walk-through on the local emulator")
-    parser.add_argument("command", nargs="*", help="backup PATH")
-    args = parser.parse_args(argv)
-    if args.demo:
-        from demo.walkthrough import run_demo
+# --- check -----------------------------------------------------------------------------------
 
-        return asyncio.run(run_demo())
+
+def run_check(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(config_path(args.config))
         sector_polygons(settings.sectors)
     except ConfigError as error:
-        for problem in error.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return 2
-    secret = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
-    logs.configure(settings.logging.level, settings.logging.format, (secret,),
-                   settings.logging.file)
+        print_config_problems(error)
+        print(check.config_failed(len(error.problems)).render("fr"))
+        return EXIT_CONFIG
+    configure_logs(settings, quiet=True)
+    checklist = asyncio.run(_checklist(settings))
+    language = settings.commune.language
+    print(i18n.t(language, "check.title", commune=settings.commune.name))
+    print(checklist.render(language))
+    if checklist.blocked:
+        print(i18n.t(language, "check.blocked"))
+    return EXIT_CHECK_FAILED if checklist.failures else 0
+
+
+async def _checklist(settings: Settings) -> check.Checklist:
+    if settings.telegram.token is None:
+        raise StartFailure(EXIT_CONFIG, NO_TOKEN)
+    bot = Bot(settings.telegram.token.get_secret_value(),
+              base_url=settings.telegram.api_base_url,
+              base_file_url=settings.telegram.files_url)
+    facts = database.inspect(settings.storage.database)
+    store = None
+    if facts.problem is None and facts.exists and facts.version:
+        store = Store(settings.storage.database)
+        await store.db.open(migrate_to=facts.version)  # read as it is: nothing migrated
     try:
-        if args.command[:1] == ["backup"] and len(args.command) == 2:
-            asyncio.run(backup(settings, Path(args.command[1])))
-            print(f"backup written to {args.command[1]}")
-            return 0
-        if args.command:
-            parser.error(f"unknown command: {' '.join(args.command)}")
-        if not secret:
-            print(NO_TOKEN, file=sys.stderr)
-            return 2
-        shipped()
-        return serve(settings)
-    except (StorageError, CharterError, TipsError) as error:
-        print(f"cannot start: {error}", file=sys.stderr)
-        return 2
+        with contextlib.suppress(TelegramError):  # the checklist's token line says why
+            await bot.initialize()
+        return await check.run(settings, bot, store, facts)
+    finally:
+        await bot.shutdown()
+        if store is not None:
+            await store.close()
+
+
+# --- backup and restore ----------------------------------------------------------------------
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(config_path(args.config))
+    configure_logs(settings, quiet=True)
+    source = settings.storage.database
+    now = datetime.now(UTC)
+    if args.path:
+        target = Path(args.path)
+        if target.is_dir():
+            target = target / database.backup_name(now)
+    else:
+        target = backup_folder(settings) / database.backup_name(now)
+    try:
+        written = database.backup_file(source, target)
+    except StorageError as error:
+        raise StartFailure(EXIT_DATABASE, f"backup: {error}") from None
+    print(f"backup written to {written}")
+    if not args.path:
+        for removed in database.prune(target.parent, settings.backup.keep_daily,
+                                      settings.backup.keep_weekly, now,
+                                      settings.commune.backup_retention_days):
+            print(f"old backup removed: {removed.name}")
     return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(config_path(args.config))
+    configure_logs(settings, quiet=True)
+    target = settings.storage.database
+    source = Path(args.file)
+    with sole_user(target) as alone:
+        if not alone:
+            raise StartFailure(lifecycle.EXIT_ANOTHER_INSTANCE,
+                               f"Vigie is running with {target}: stop it first "
+                               "(systemctl stop vigie), then restore.")
+        try:
+            if database.inspect(target).version:  # what is there now is kept, just in case
+                database.backup_file(target, backup_folder(settings) / database.backup_name(
+                    datetime.now(UTC), "-before-restore"))
+            facts = database.restore_file(source, target)
+        except StorageError as error:
+            raise StartFailure(EXIT_DATABASE, f"restore: {error}") from None
+    print(f"restored {source} into {target} (schema version {facts.version})")
+    return 0
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from demo.walkthrough import run_demo as walkthrough
+
+    return asyncio.run(walkthrough())
+
+
+COMMANDS: dict[str, Command] = {
+    "run": Command("run the bot (the default)", run),
+    "demo": Command("a walk-through against the local Telegram emulator", run_demo),
+    "check": Command("the checklist: what the scheme needs, each problem with its fix",
+                     run_check),
+    "backup": Command(
+        "a verified online copy of the database (default: the backup folder, rotated)",
+        run_backup,
+        lambda parser: parser.add_argument("path", nargs="?", help="file or folder")),
+    "restore": Command(
+        "put a backup back in place of the database (the bot must be stopped)",
+        run_restore,
+        lambda parser: parser.add_argument("file", help="a backup written by vigie backup")),
+}
+
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+def settings_or_exit(path: Path) -> Settings:
+    """The settings, or exit 2 with one line per problem of the file (all of them)."""
+    try:
+        settings = load_settings(path)
+        sector_polygons(settings.sectors)
+    except ConfigError as error:
+        print_config_problems(error)
+        raise SystemExit(EXIT_CONFIG) from None
+    return settings
+
+
+def print_config_problems(error: ConfigError) -> None:
+    for problem in error.problems:
+        print(f"config error: {problem}", file=sys.stderr)
+
+
+def configure_logs(settings: Settings, quiet: bool = False) -> None:
+    secret = settings.telegram.token.get_secret_value() if settings.telegram.token else ""
+    level = "WARNING" if quiet and settings.logging.level in ("DEBUG", "INFO") else \
+        settings.logging.level
+    try:
+        logs.configure(level, settings.logging.format, (secret,), settings.logging.file)
+    except OSError as error:
+        raise StartFailure(EXIT_CONFIG, f"cannot write the log file {settings.logging.file}: "
+                           f"{error.strerror or error}") from None
+
+
+def parser(prog: str = "vigie") -> argparse.ArgumentParser:
+    top = _Parser(prog=prog, description="Vigie: the Telegram bot of a commune's "
+                                         "citizen-vigilance scheme")
+    top.add_argument("--config", help="TOML file (default: $VIGIE_CONFIG or ./config.toml)")
+    top.add_argument("--demo", action="store_true", help=argparse.SUPPRESS)  # older spelling
+    commands = top.add_subparsers(dest="command", metavar="COMMAND",
+                                  parser_class=_Parser)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
+        sub.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.arguments(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    prog = "vigie" if Path(sys.argv[0]).name == "vigie" else "bot.py"
+    if MISSING is not None:
+        name = MISSING.name or "a dependency"
+        if name.split(".")[0] in OWN_PACKAGES:
+            print(f"cannot start: Vigie's own module {name} is missing or broken: the "
+                  "installation is incomplete (reinstall it)", file=sys.stderr)
+        else:
+            print(f"cannot start: {name} is not installed for {sys.executable}: run "
+                  "python3 dev.py run, or pip install . in Vigie's folder", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        args = parser(prog).parse_args(argv)
+        name = "demo" if args.demo else args.command or "run"
+        return COMMANDS[name].run(args)
+    except Usage as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    except StartFailure as failure:
+        print(logs.redact(failure.line), file=sys.stderr)
+        return failure.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug: the log has the traceback (tokens redacted)
+        assert log is not None
+        log.exception("vigie.crashed")
+        print(f"cannot go on: unexpected {type(error).__name__}, a bug (the log has the "
+              "details: please report it)", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
     python3 dev.py demo                   watch a scripted walk-through against the local emulator
     python3 dev.py test [pytest options]  lint, then the whole test suite, offline
     python3 dev.py bench [name]           run the benchmarks in bench/
+    python3 dev.py screen [--config F]    screen one message per line from stdin (JSON out)
     python3 dev.py freeze                 rewrite constraints.txt from the environment
 
 Only the standard library is used here, so it runs on a bare Python 3.11.
@@ -20,7 +21,9 @@ if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before any enviro
 import hashlib
 import os
 import subprocess
+import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -37,6 +40,15 @@ TEST_PERSONAL = ("Alice", "Martin", "Odile", "odile_maire", "Gaston", "adj_gasto
                  "adam_it", "Clio grise", "Camionnette", "rue des Lilas")
 
 
+# Run before the suite, in this order, each failing the run (see CONTRIBUTING.md).
+GATES = (
+    ("lint (ruff)", ("-m", "ruff", "check", "--quiet", ".")),
+    ("type check (mypy, strict on core/, storage/, handlers/)", ("-m", "mypy")),
+    ("layering contracts (import-linter)",
+     ("-c", "from importlinter.cli import lint_imports_command as lint; lint()", "--no-cache")),
+)
+
+
 def requirements(with_tests: bool) -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     reqs = list(project["dependencies"])
@@ -45,37 +57,89 @@ def requirements(with_tests: bool) -> list[str]:
     return reqs
 
 
-def ensure_env(with_tests: bool) -> None:
+def env_digest(with_tests: bool) -> str:
     reqs = requirements(with_tests)
-    digest = hashlib.sha256(
+    return hashlib.sha256(
         "\n".join([sys.version, *reqs, (ROOT / "constraints.txt").read_text()]).encode()
     ).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest:
+
+
+def env_ready(with_tests: bool) -> bool:
+    """The venv holds these pins (an install with the tests also serves a plain run)."""
+    enough = {env_digest(True)} if with_tests else {env_digest(False), env_digest(True)}
+    return STAMP.exists() and bool(enough & set(STAMP.read_text().split()))
+
+
+def ensure_env(with_tests: bool) -> None:
+    reqs = requirements(with_tests)
+    if env_ready(with_tests):
         return
     if not PYTHON.exists():
         print("[dev] creating .venv", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        made = subprocess.run([sys.executable, "-m", "venv", str(VENV)],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            raise SetupFailed("cannot create .venv: install the venv module "
+                              "(Debian/Ubuntu: sudo apt install python3-venv), then retry")
     print("[dev] installing pinned dependencies (first run only)", flush=True)
-    subprocess.run(
+    installed = subprocess.run(
         [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "-c", str(ROOT / "constraints.txt"), *reqs],
-        check=True,
     )
-    STAMP.write_text(digest)
+    if installed.returncode != 0:
+        raise SetupFailed("installing the dependencies failed (pip's lines above): check "
+                          "the network or proxy (pip needs pypi.org), then retry")
+    STAMP.write_text(env_digest(with_tests))
+
+
+class SetupFailed(Exception):
+    """The environment could not be made: one line, exit 2 (like a configuration problem)."""
+
+
+def exec_python(*args: str) -> int:
+    """Become the venv's python running `args`: signals (systemd's SIGTERM, Ctrl-C) reach
+    the bot itself, and no child is left behind when this process is stopped."""
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(str(PYTHON), [str(PYTHON), *args])
+    return 0  # not reached: execv replaces this process
 
 
 def run_python(*args: str) -> int:
     return subprocess.call([str(PYTHON), *args], cwd=ROOT)
 
 
+def timed(run: Callable[[], int]) -> int:
+    """Run a child process and print its wall time and CPU time (user + system, children
+    included): a suite that mostly waits shows a wall time far above its CPU time."""
+    before, started = _children_cpu(), time.monotonic()
+    code = run()
+    wall, cpu = time.monotonic() - started, _children_cpu() - before
+    print(f"[dev] tests: wall {wall:.1f} s, CPU {cpu:.1f} s (wall/CPU {wall / max(cpu, 0.01):.2f})",
+          flush=True)
+    return code
+
+
+def _children_cpu() -> float:
+    if os.name == "nt":  # no getrusage: the CPU time is not reported there
+        return 0.0
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def task_test(args: list[str]) -> int:
     ensure_env(with_tests=True)
-    if not args and run_python("-m", "ruff", "check", "--quiet", ".") != 0:
-        print("[dev] lint failed (ruff): fix the lines above", file=sys.stderr)
-        return 1
+    if not args:
+        for gate, command in GATES:
+            if run_python(*command) != 0:
+                print(f"[dev] {gate} failed: fix the lines above", file=sys.stderr)
+                return 1
     TEST_LOG.parent.mkdir(exist_ok=True)
     TEST_LOG.write_text("")
-    code = run_python("-m", "pytest", *args)
+    code = timed(lambda: run_python("-m", "pytest", *args))
     logged = TEST_LOG.read_text(encoding="utf-8", errors="replace")
     if any(token in logged for token in TEST_TOKENS):
         print(f"[dev] a bot token appears in {TEST_LOG}: logging redaction is broken",
@@ -90,18 +154,31 @@ def task_test(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    try:
+        return tasks(argv)
+    except SetupFailed as failure:
+        print(f"[dev] {failure}", file=sys.stderr)
+        return 2
+
+
+def tasks(argv: list[str]) -> int:
     task, args = (argv[0], argv[1:]) if argv else ("help", [])
+    # Long-running tasks hand the process over (exec) rather than waiting for a child.
     if task == "run":
         ensure_env(with_tests=False)
-        return run_python("bot.py", *args)
+        return exec_python("bot.py", *args)
     if task == "demo":
         ensure_env(with_tests=False)
-        return run_python("bot.py", "--demo", *args)
+        return exec_python("bot.py", "demo", *args)
     if task == "test":
         return task_test(args)
     if task == "bench":
         ensure_env(with_tests=True)
-        return run_python("-m", "bench", *args)
+        return exec_python("-m", "bench", *args)
+    if task == "screen":  # one message per line on stdin, one JSON object per line out
+        ensure_env(with_tests=False)
+        return exec_python("-c", "import sys; from core.screening import main; "
+                           "sys.exit(main(sys.argv[1:]))", *args)
     if task == "freeze":
         ensure_env(with_tests=True)
         return run_python("dev.py", "--freeze-inside")

@@ -12,6 +12,7 @@ from bench import (
     outbox_fanout,
     permission_matrix,
     report_latency,
+    screening,
 )
 
 BENCHMARKS = {
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "outbox_fanout": outbox_fanout.main,
     "permission_matrix": permission_matrix.main,
     "report_latency": report_latency.main,
+    "screening": screening.main,
 }
 
 

@@ -3,7 +3,7 @@ several residents at once, and the final count of what reached the gendarmerie.
 
 The scripted steps here take a mark before each action and wait for the bot's answer after
 it, in that resident's own chat: several residents act concurrently, and each step waits
-for its own answer only (demo/scripts.py waits after the latest action of anyone).
+for its own answer only (testing/scripts.py waits after the latest action of anyone).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.charter import Charter
-from demo.scripts import fr
 from emulator import Person, SentMessage, TelegramEmulator
 from storage import Store
+from testing.scripts import fr
 
 CARD = re.compile(r"Signalement n°(\d+)")
 

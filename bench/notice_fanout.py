@@ -27,10 +27,10 @@ from bench.outbox_fanout import crowd
 from core import logs
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
-from demo.local import local_settings
 from emulator import Limits, TelegramEmulator
 from handlers.broadcast import domain as broadcast
 from storage import NewBroadcast
+from testing.local import local_settings
 
 SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "2"))
 CHATS = int(os.environ.get("VIGIE_BENCH_CHATS", "1000"))

@@ -27,9 +27,9 @@ from core import logs
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
 from core.runtime.outbox import html_message
-from demo.local import local_settings
-from demo.scripts import fr
 from emulator import Limits, Person, TelegramEmulator
+from testing.local import local_settings
+from testing.scripts import fr
 
 RESIDENTS = int(os.environ.get("VIGIE_DRILL_RESIDENTS", "20"))
 OUTAGE = float(os.environ.get("VIGIE_DRILL_OUTAGE", "5"))  # seconds of each kind

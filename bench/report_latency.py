@@ -28,9 +28,9 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandl
 from core import logs
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
-from demo.local import local_settings
-from demo.scripts import draft_report, fr
 from emulator import Limits, Person, TelegramEmulator
+from testing.local import local_settings
+from testing.scripts import draft_report, fr
 
 SCALE = float(os.environ.get("VIGIE_BENCH_SCALE", "5"))
 REPORTS = int(os.environ.get("VIGIE_BENCH_REPORTS", "30"))

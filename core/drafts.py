@@ -62,7 +62,12 @@ def decode(value: Any) -> Any:
     if kind is None:
         return _GONE
     names = {f.name for f in dataclasses.fields(kind)}
-    return kind(**{key: decode(item) for key, item in value.items() if key in names})
+    try:
+        return kind(**{key: decode(item) for key, item in value.items() if key in names})
+    except (TypeError, ValueError):
+        # A draft stored by another version that no longer fits its class (a field made
+        # required, a value no longer allowed): forgotten, so it cannot stop the start.
+        return _GONE
 
 
 _GONE = object()  # marks a draft of a removed kind while decoding

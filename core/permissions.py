@@ -83,6 +83,11 @@ class Action(StrEnum):
     ERASE_MY_DATA = "erase_my_data"
     EXCLUDE = "exclude"
     REINSTATE = "reinstate"
+    MODERATION_LOG = "moderation_log"
+    REVIEW_REMOVAL = "review_removal"
+    CONTEST_REMOVAL = "contest_removal"
+    TRANSMIT_REMOVED = "transmit_removed"
+    DECIDE_EXCLUSION = "decide_exclusion"
     LINK_SECTOR = "link_sector"
     UNLINK_SECTOR = "unlink_sector"
     BROADCAST = "broadcast"
@@ -97,6 +102,7 @@ class Action(StrEnum):
     ANNUAL_REPORT = "annual_report"
     EXPORT = "export"
     AUDIT_LOG = "audit_log"
+    PAPERWORK = "paperwork"
 
 
 Who = Callable[[Actor, Place], bool]
@@ -196,6 +202,16 @@ RULES: dict[Action, Rule] = {
     Action.EXCLUDE: Rule(frozenset({ChatKind.PRIVATE, ChatKind.SECTOR_GROUP}),
                          referent_here_or_staff, "denied.referents_only"),
     Action.REINSTATE: Rule(PRIVATE, staff, "denied.officials_only"),
+    # Moderation in the sector groups (handlers/moderation): /moderation in private for
+    # referents (their sectors) and officials; the removal, media and exclusion cards are
+    # pressed in a referent's private chat and name their sector; the author contests a
+    # removal, or passes their removed text to the gendarmerie, from their own notice.
+    Action.MODERATION_LOG: Rule(PRIVATE, lambda a, p: bool(a.referent_of) or a.is_staff,
+                                "denied.referents_only"),
+    Action.REVIEW_REMOVAL: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
+    Action.CONTEST_REMOVAL: Rule(PRIVATE, owner, "denied.not_yours"),
+    Action.TRANSMIT_REMOVED: Rule(PRIVATE, owner, "denied.not_yours"),
+    Action.DECIDE_EXCLUSION: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
     Action.LINK_SECTOR: Rule(GROUPS, staff, "denied.officials_only"),
     Action.UNLINK_SECTOR: Rule(frozenset({ChatKind.SECTOR_GROUP}), staff, "denied.officials_only"),
     Action.BROADCAST: Rule(PRIVATE, staff, "denied.officials_only"),
@@ -212,6 +228,7 @@ RULES: dict[Action, Rule] = {
     Action.ANNUAL_REPORT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
     Action.EXPORT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
     Action.AUDIT_LOG: Rule(PRIVATE, admin, "denied.admins_only"),
+    Action.PAPERWORK: Rule(PRIVATE, staff, "denied.officials_only"),
 }
 
 

@@ -50,7 +50,7 @@ class Services:
         return answer
 
 
-class VigieContext(CallbackContext[ExtBot[None], dict[str, Any], dict[Any, Any],
+class VigieContext(CallbackContext[ExtBot[int], dict[str, Any], dict[Any, Any],
                                    dict[str, Any]]):
     """The context every callback gets (PTB's `contexttypesbot.py` pattern): `context.svc`
     is the process's services, typed, instead of a lookup in `bot_data`."""
@@ -60,7 +60,7 @@ class VigieContext(CallbackContext[ExtBot[None], dict[str, Any], dict[Any, Any],
         return services_of(self.application)
 
 
-VigieApp: TypeAlias = Application[ExtBot[None], VigieContext, dict[str, Any], dict[Any, Any],
+VigieApp: TypeAlias = Application[ExtBot[int], VigieContext, dict[str, Any], dict[Any, Any],
                                   dict[str, Any], JobQueue[VigieContext]]
 CONTEXT_TYPES = ContextTypes(context=VigieContext, bot_data=dict, chat_data=dict,
                              user_data=dict)

@@ -7,12 +7,14 @@ silently ignored.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -27,7 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 TELEGRAM_API = "https://api.telegram.org/bot"
-SUPPORTED_LANGUAGES = ("fr", "en")
+SUPPORTED_LANGUAGES = ("fr", "nl", "en")
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -85,10 +87,66 @@ class StorageSettings(Section):
     database: Path = Path("data/vigie.db")
 
 
+Country = Literal["FR", "BE"]
+Force = Literal["gendarmerie", "police_nationale", "police_municipale", "police_locale"]
+# Which forces serve a commune of each country (core/i18n.py words them per language).
+FORCES_BY_COUNTRY: dict[str, tuple[str, ...]] = {
+    "FR": ("gendarmerie", "police_nationale", "police_municipale"),
+    "BE": ("police_locale",),
+}
+
+
 class CommuneSettings(Section):
+    """The commune and its scheme's profile: every text naming the force, its correspondent,
+    the scheme or the emergency numbers follows country, force and scheme."""
+
     name: str = Field("Ma commune", min_length=1, max_length=100)
-    language: Literal["fr", "en"] = "fr"
+    language: Literal["fr", "nl", "en"] = "fr"
     timezone: str = "Europe/Paris"
+    country: Country = "FR"
+    force: Force = "gendarmerie"
+    # The name people know ("Participation citoyenne", "Voisins solidaires", "PLP", "BIN");
+    # unset: the usual name for the country, in each language.
+    scheme: str | None = Field(None, min_length=1, max_length=80)
+    # Signatories of the protocol, named in the charter and the paperwork.
+    mayor: str | None = Field(None, min_length=1, max_length=100)
+    unit: str | None = Field(None, min_length=1, max_length=150)
+    # The data controller (default: the commune) and its contact; the DPO's contact.
+    controller: str | None = Field(None, min_length=1, max_length=150)
+    controller_contact: str | None = Field(None, min_length=1, max_length=200)
+    dpo_contact: str | None = Field(None, min_length=1, max_length=200)
+    # When the protocol was signed: renewed every three years (reminder three months before).
+    protocol_signed_on: dt.date | None = None
+    # Days the commune keeps its database backups (`bot.py backup`): told in the notice.
+    backup_retention_days: int = Field(30, ge=1, le=3650)
+    # The commune's own charter (Markdown files v<N>.<lang>.md); unset: <data folder>/charter
+    # if it holds any, else the shipped charter of the country.
+    charter_dir: Path | None = None
+    # Belgium: the Community whose school holidays start the holiday-watch reminders;
+    # unset: French for a French-speaking commune, Flemish for a Dutch-speaking one.
+    school_community: Literal["French", "Flemish", "German"] | None = None
+
+    @model_validator(mode="after")
+    def _force_serves_country(self) -> CommuneSettings:
+        allowed = FORCES_BY_COUNTRY[self.country]
+        if self.force not in allowed:
+            choices = " or ".join(f'"{force}"' for force in allowed)
+            raise ValueError(f'commune.force = "{self.force}" does not exist with commune.country'
+                             f' = "{self.country}": use commune.force = {choices}')
+        if self.school_community is not None and self.country != "BE":
+            raise ValueError("commune.school_community is for commune.country = \"BE\" only "
+                             "(France: tips.school_zone)")
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, "
+                             "Europe/Brussels)") from None
+        return value
 
 
 class SectorSettings(Section):
@@ -187,6 +245,62 @@ class TipsSettings(Section):
         return value
 
 
+class BackupSettings(Section):
+    """`vigie backup` without a path, and the copy taken before every migration."""
+
+    # None: a "backups" folder beside the database.
+    folder: Path | None = None
+    # The newest copy of each of the last N days, and of each of the last M weeks; older
+    # copies are deleted, so an erased person's data is gone from backups after that long.
+    keep_daily: int = Field(7, ge=1, le=366)
+    keep_weekly: int = Field(4, ge=0, le=520)
+
+
+FindingAction = Literal["remove", "strike", "remind", "allow"]
+
+
+class ModerationActions(Section):
+    """What each finding of the screen (core/screening.py) does in a sector group:
+    "remove" (deleted, the author told why in private and given their text back), "strike"
+    (removed, and a strike on the charter's ladder), "remind" (the message stays; the group
+    gets the emergency-numbers reminder), "allow" (nothing)."""
+
+    plate: FindingAction = "remove"
+    phone: FindingAction = "remove"
+    email: FindingAction = "remove"
+    named_person: FindingAction = "remove"
+    insult: FindingAction = "strike"
+    discrimination: FindingAction = "strike"
+    emergency: FindingAction = "remind"
+
+
+ExtraTermKey = Literal["insult", "discrimination", "emergency", "neutral"]
+
+
+class ModerationSettings(Section):
+    """The bot as the sector groups' first moderator; referents and officials decide."""
+
+    enabled: bool = True
+    actions: ModerationActions = ModerationActions()
+    # Residents' photos, videos and documents: "hold" (out of the group at once, to the
+    # sector's referents, who publish or decline), "remove", or "allow".
+    media: Literal["allow", "hold", "remove"] = "hold"
+    # Messages forwarded from outside: "label" (a reply: unverified information), "hold"
+    # (out of the group, to the referents, like media), or "allow".
+    forwarded: Literal["allow", "label", "hold"] = "label"
+    # The ladder: strikes expire after strike_days; the second suspends (muted) for
+    # suspension_days; the third proposes exclusion to the referents and the official.
+    strike_days: int = Field(90, ge=1, le=3650)
+    suspension_days: float = Field(7.0, gt=0, le=366)
+    # Hours a removed text is kept for the referents' decision (and the author's copy
+    # for a report) before it is erased anyway.
+    keep_hours: float = Field(72.0, gt=0, le=24 * 30)
+    # The emergency reminder is posted at most once per group in this many minutes.
+    emergency_reminder_minutes: float = Field(10.0, gt=0)
+    # The commune's own terms, added to locales/terms/*.txt (try them: `vigie screen`).
+    extra_terms: dict[ExtraTermKey, list[str]] = {}
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "console"] = "auto"
@@ -207,7 +321,9 @@ class Settings(BaseSettings):
     reports: ReportsSettings = ReportsSettings()
     privacy: PrivacySettings = PrivacySettings()
     tips: TipsSettings = TipsSettings()
+    moderation: ModerationSettings = ModerationSettings()
     outbox: OutboxSettings = OutboxSettings()
+    backup: BackupSettings = BackupSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -256,15 +372,40 @@ def load_settings(path: Path, **overrides: Any) -> Settings:
         raise ConfigError(
             [f"{path}: no such file (copy config.example.toml to config.toml and edit it)"]
         ) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a folder, not a TOML file"]) from None
+    except PermissionError:
+        raise ConfigError(
+            [f"{path}: cannot be read by this user (check its owner and mode)"]
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
     token = _toml_data.set(data)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError([f"{path}: {_describe(err)}" for err in exc.errors()]) from None
+        problems = [f"{path}: {_describe(err)}" for err in exc.errors()]
+        # The whole-file checks run only once every key is valid: report them anyway.
+        problems += [f"{path}: {line}" for line in _duplicate_sectors(data.get("sectors"))
+                     if not any(line in known for known in problems)]
+        raise ConfigError(problems) from None
     finally:
         _toml_data.reset(token)
+
+
+def _duplicate_sectors(sectors: Any) -> list[str]:
+    """The duplicate-sector problem of a raw `[[sectors]]` list, however broken the rest."""
+    seen: set[str] = set()
+    found: list[str] = []
+    for sector in sectors if isinstance(sectors, list) else []:
+        name = sector.get("name") if isinstance(sector, dict) else None
+        if not isinstance(name, str):
+            continue
+        key = name.strip().casefold()
+        if key in seen:
+            found.append(f"duplicate sector name {name!r}")
+        seen.add(key)
+    return found
 
 
 def _describe(error: Any) -> str:

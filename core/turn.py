@@ -27,12 +27,14 @@ from telegram import (
 from telegram.error import BadRequest, TelegramError
 
 from core import i18n, logs
+from core.buttons import Button
 from core.permissions import Action, Actor, ChatKind, Place, check
 from core.services import Services, VigieContext
 from storage import Person
 
 log = logs.get("turn")
 T = TypeVar("T")
+B = TypeVar("B", bound=Button)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -78,7 +80,10 @@ async def resolve_place(svc: Services, chat: Chat) -> Place:
 
 
 class HasSector(Protocol):
-    sector_id: int
+    """What a button acts on (read-only, so frozen dataclasses qualify); None: no sector."""
+
+    @property
+    def sector_id(self) -> int | None: ...
 
 
 @dataclass
@@ -111,6 +116,12 @@ class Turn:
         """The parts of a button's callback data (`join:ok:12` → ["join", "ok", "12"])."""
         query = self.update.callback_query
         return (query.data or "").split(":") if query else []
+
+    def button(self, kind: type[B]) -> B:
+        """The pressed button, read back as `kind` (its handler's `kind.pattern()` matched,
+        so only data forged past the pattern raises `ButtonError`)."""
+        query = self.update.callback_query
+        return kind.parse(query.data if query else None)
 
     @property
     def text(self) -> str:

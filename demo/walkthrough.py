@@ -14,8 +14,9 @@ from core import logs
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running
 from core.settings import Settings
-from demo.local import local_settings
-from demo.scripts import (
+from emulator import Group, Limits, Person, SentMessage, TelegramEmulator
+from testing.local import local_settings
+from testing.scripts import (
     CHARTER_QUESTION,
     compose_broadcast,
     confirm_broadcast,
@@ -23,7 +24,6 @@ from demo.scripts import (
     fr,
     send_report,
 )
-from emulator import Group, Limits, Person, SentMessage, TelegramEmulator
 
 DEMO_TOKEN = "999999:DEMO-token-for-the-local-emulator-only"
 SECTORS = ("Centre-bourg", "Les Hauts", "La Vallée")

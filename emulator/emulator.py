@@ -50,7 +50,8 @@ class TelegramEmulator:
             raise ValueError("a bot token looks like '<bot id>:<secret>'")
         self.token = token
         self.faults = Faults()
-        self._state = State(token, bot_username, limits or Limits(), privacy_mode)
+        self._limits = limits or Limits()
+        self._state = State(token, bot_username, self._limits, privacy_mode)
         self._log = CallLog()
         self._port = port
         self._webhook_retry_delay = webhook_retry_delay
@@ -80,6 +81,19 @@ class TelegramEmulator:
             self._server.stop()
         if self._pusher is not None:
             self._pusher.join()
+
+    def reset(self) -> None:
+        """Back to the world of a freshly started emulator, without restarting its server:
+        no users, chats, updates, files, commands, webhook, faults or recorded calls, and the
+        limits it was created with (counting afresh). Same token, bot and port. A long poll
+        a previous bot left open answers 409 and ends. For a test run sharing one emulator
+        between tests (tests/conftest.py)."""
+        self.faults.reset()
+        with self._state.lock:
+            self._state.reset(self._limits)
+        self._log.reset()
+        if self._server is not None:
+            self._server.internal_errors.clear()
 
     def __enter__(self) -> TelegramEmulator:
         return self.start()
@@ -189,6 +203,11 @@ class TelegramEmulator:
         """Updates the bot has not confirmed yet (getUpdates offset) or the webhook not taken."""
         with self._state.lock:
             return self._state.updates.pending()
+
+    def long_polls_open(self) -> int:
+        """getUpdates requests waiting for an update at this moment (a bot is listening)."""
+        with self._state.lock:
+            return self._state.updates.waiting_polls
 
     def webhook_url(self) -> str | None:
         with self._state.lock:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+# A wait of exactly k scaled seconds, computed in floats, must not round up to k + 1.
+_ROUNDING = 1e-9
+
 
 class ApiError(Exception):
     """An unsuccessful Bot API answer; the HTTP status equals `code`, as with Telegram."""
@@ -38,8 +41,14 @@ def conflict(reason: str) -> ApiError:
     return ApiError(409, f"Conflict: {reason}")
 
 
-def too_many_requests(wait_seconds: float) -> ApiError:
-    retry_after = max(1, math.ceil(wait_seconds))
+def too_many_requests(wait_seconds: float, scale: float = 1.0) -> ApiError:
+    """Telegram announces whole seconds, at least 1. Under a time scale s the emulator
+    announces whole *scaled* seconds, ceil(wait * s) / s with at least 1 / s: an integer
+    when s = 1 (as Telegram), a float such as 0.1 otherwise (python-telegram-bot reads
+    either into RetryAfter)."""
+    whole = max(1, math.ceil(wait_seconds * scale - _ROUNDING))
+    seconds = whole / scale
+    retry_after: float = int(seconds) if seconds.is_integer() else seconds
     return ApiError(
         429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
     )

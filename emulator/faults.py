@@ -58,6 +58,11 @@ class Faults:
             self._pending.clear()
             self._release_holds()
 
+    def reset(self) -> None:
+        """As new: no outage, no queued failure, held connections released, default hold."""
+        self.clear()
+        self.hold = 30.0
+
     def fail_next(
         self,
         method: str,
@@ -81,6 +86,9 @@ class Faults:
 
     def retry_after(self, seconds: int = 2, times: int = 1, method: str | None = None) -> None:
         """Answer 429 with retry_after=`seconds` to the next `times` calls of `method`.
+
+        `seconds` are Telegram's: under `Limits(scale=s)` the answer says `seconds / s`, as
+        the flood limits' own 429s do (an integer when s = 1).
 
         Without `method`, the next sending calls (those subject to flood limits) are hit.
         """

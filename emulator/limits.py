@@ -32,9 +32,11 @@ class Limits:
       (1 s). A send takes one whole token (1e-9 tolerance). So a burst of 4, then one
       send per second.
     * A send must pass the global limit and its chat's limit. If any refuses, nothing is
-      recorded anywhere and the answer is 429 with parameters.retry_after = the number of
-      seconds until every refusing limit would accept, rounded up, at least 1 (also when
-      scaled: a 0.1 s wait is announced as 1).
+      recorded anywhere and the answer is 429 with parameters.retry_after = the time until
+      every refusing limit would accept, in whole Telegram seconds scaled: ceil(wait * s) / s,
+      at least 1 / s. With s = 1 that is Telegram's integer (at least 1); scaled, it is a
+      fraction (s = 10: a 0.04 s wait is announced as 0.1), so a client that obeys it waits
+      the scaled time, never a real second.
     * Only accepted sends consume capacity: a request refused for any reason (a 429, a 400,
       a 403, an injected fault) leaves every window and bucket unchanged.
     """

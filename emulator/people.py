@@ -44,6 +44,8 @@ from emulator.views import (
 )
 
 # A few bytes stand for a person's media; the announced size is what the limits look at.
+ANONYMOUS_ADMIN_ID = 1087968824  # @GroupAnonymousBot
+TELEGRAM_SERVICE_ID = 777000  # "Telegram", the sender of linked-channel posts
 _FAKE_JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60 + b"\xff\xd9"
 _FAKE_FILE = b"%PDF-1.4 emulated\n"
 _STICKER = {"width": 512, "height": 512, "is_animated": False, "is_video": False}
@@ -207,6 +209,25 @@ class Person(_ChatReader):
             stored = self._state.store_file(_FAKE_FILE, 20_000, "stickers", "webp")
         sticker = {**stored.to_api(), **_STICKER, "type": "regular", "emoji": emoji}
         return self._say(chat, "sticker", {"sticker": sticker}, None)
+
+    @_action
+    def forward_text(
+        self, text: str, chat: Group | int | None = None, origin: str = "hidden_user",
+        sender_name: str = "Un inconnu",
+    ) -> JSON:
+        """Forward a text from outside the chat, as clients do: the message carries
+        `forward_origin` (Bot API 7.0). `origin` is "hidden_user" (MessageOriginHiddenUser,
+        with `sender_user_name`) or "channel" (MessageOriginChannel, a public channel)."""
+        date = now_timestamp() - 3600
+        if origin == "channel":
+            source: JSON = {"type": "channel", "date": date, "message_id": 77,
+                            "chat": {"id": -1_009_999_000_001, "type": "channel",
+                                     "title": sender_name}}
+        elif origin == "hidden_user":
+            source = {"type": "hidden_user", "date": date, "sender_user_name": sender_name}
+        else:
+            raise ValueError("origin: hidden_user or channel")
+        return self._say(chat, "text", {**_text_content(text), "forward_origin": source}, None)
 
     @_action
     def edit_text(self, message_id: int, text: str, chat: Group | int | None = None) -> JSON:
@@ -544,6 +565,40 @@ class Group(_ChatReader):
                 raise PermissionError(f"{person} is banned from {chat.title!r}")
             state.change_member(chat, person.id, Member("member"), actor.id)
             return state.post_service(chat, actor.id, {"new_chat_members": [person.to_api()]})
+
+    @_action
+    def post_as_group(self, by: Person, text: str) -> JSON:
+        """An administrator with "remain anonymous" posts: Telegram sends the message from
+        @GroupAnonymousBot (id 1087968824) with `sender_chat` = the group itself."""
+        state = self._state
+        with state.lock:
+            self._require_admin(by)
+            anonymous = state.users.get(ANONYMOUS_ADMIN_ID)
+            if anonymous is None:
+                anonymous = User(id=ANONYMOUS_ADMIN_ID, first_name="Group",
+                                 username="GroupAnonymousBot", is_bot=True)
+                state.users[anonymous.id] = anonymous
+            content = {**_text_content(text), "sender_chat": state.chat_json(self.chat)}
+            message = state.post(self.chat, anonymous.id, "text", content)
+            return state.deliver(message)
+
+    @_action
+    def post_from_linked_channel(self, text: str, title: str = "Canal de la commune") -> JSON:
+        """A post of the group's linked channel, copied in automatically: from Telegram
+        (id 777000), `sender_chat` = the channel, `is_automatic_forward` = true."""
+        state = self._state
+        with state.lock:
+            service = state.users.get(TELEGRAM_SERVICE_ID)
+            if service is None:
+                service = User(id=TELEGRAM_SERVICE_ID, first_name="Telegram")
+                state.users[service.id] = service
+            channel = {"id": -1_009_999_000_002, "type": "channel", "title": title}
+            content = {**_text_content(text), "sender_chat": channel,
+                       "is_automatic_forward": True,
+                       "forward_origin": {"type": "channel", "chat": channel,
+                                          "message_id": 12, "date": now_timestamp()}}
+            message = state.post(self.chat, service.id, "text", content)
+            return state.deliver(message)
 
     def member_status(self, person: Person) -> str:
         with self._state.lock:

@@ -90,6 +90,11 @@ class CallLog:
             if status is not None and status >= 300:
                 self._stats.errors[status] += 1
 
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._stats = Stats()
+
     def calls(self) -> list[Call]:
         with self._lock:
             return list(self._calls)
@@ -235,10 +240,13 @@ class BotApiServer:
     def _apply_fault(self, handler: _Handler, fault: Fault) -> tuple[int, dict[str, Any]]:
         """Return the answer a fault replaces the real one with; 0 means no answer at all."""
         if fault.kind == "retry_after":
+            # Announced in Telegram seconds, scaled like the flood limits' own answers.
+            scaled = fault.retry_after / self._state.limiter.limits.scale
+            retry_after: float = int(scaled) if float(scaled).is_integer() else scaled
             return 429, ApiError(
                 429,
-                f"Too Many Requests: retry after {fault.retry_after}",
-                {"retry_after": fault.retry_after},
+                f"Too Many Requests: retry after {retry_after}",
+                {"retry_after": retry_after},
             ).to_response()
         if fault.kind == "status":
             return fault.status, _error(fault.status, _reason(fault.status))

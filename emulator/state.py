@@ -310,6 +310,8 @@ class UpdateQueue:
         self.webhook: Webhook | None = None
         # Each getUpdates takes a new number; a long poll seeing a newer one yields to it.
         self.poll_generation = 0
+        # getUpdates calls waiting for an update right now (emulator.long_polls_open).
+        self.waiting_polls = 0
 
     def push(self, kind: str, payload: JSON) -> bool:
         if kind not in self.allowed:
@@ -347,6 +349,15 @@ class UpdateQueue:
     def drop_all(self) -> None:
         self._pending.clear()
 
+    def reset(self) -> None:
+        """A new bot's queue: nothing pending, default subscription, no webhook. Update ids
+        keep counting, and a long poll still open (a previous bot's) answers 409 and ends."""
+        self._pending.clear()
+        self.allowed = DEFAULT_ALLOWED_UPDATES
+        self.webhook = None
+        self.poll_generation += 1
+        self._changed.notify_all()
+
 
 class State:
     """Users, chats and everything in them, plus the bot's pending updates."""
@@ -355,13 +366,23 @@ class State:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.token = token
+        self.privacy_mode = privacy_mode
+        self.updates = UpdateQueue(self.changed)
+        self.stopped = False
+        self._bot_username = bot_username
+        with self.lock:
+            self.reset(limits)
+
+    def reset(self, limits: Limits) -> None:
+        """The world of a new emulator with the same token, bot and privacy mode: no users,
+        chats, files, polls, commands or pending updates, fresh limits. The caller holds
+        the lock."""
         self.bot = User(
-            id=int(token.split(":", 1)[0]),
+            id=int(self.token.split(":", 1)[0]),
             first_name="Vigie",
-            username=bot_username,
+            username=self._bot_username,
             is_bot=True,
         )
-        self.privacy_mode = privacy_mode
         self.users: dict[int, User] = {self.bot.id: self.bot}
         self.chats: dict[int, Chat] = {}
         self.polls: dict[str, Poll] = {}
@@ -370,15 +391,15 @@ class State:
         self.callback_answers: list[JSON] = []
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.menu_buttons: dict[int | None, JSON] = {}
-        self.updates = UpdateQueue(self.changed)
+        self.updates.reset()
         self.limiter = RateLimiter(limits)
-        self.stopped = False
         # Where every chat stood when a person last acted (views.Mark): waits start there.
         self.last_action: object | None = None
         self._user_ids = itertools.count(1_000_000_001)
         self._group_ids = itertools.count(4_000_001)
         self._supergroup_ids = itertools.count(1_002_000_000_001)
         self._serials = itertools.count(1)
+        self.changed.notify_all()
 
     # --- identities -----------------------------------------------------------------------
 

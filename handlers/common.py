@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -15,12 +15,21 @@ from telegram.ext import (
 )
 
 from core import i18n, logs
+from core.buttons import Button
 from core.commands import COMMANDS, command
 from core.permissions import Action, ChatKind, allowed_actions
+from core.services import VigieApp, VigieContext
 from core.settings import SUPPORTED_LANGUAGES
 from core.turn import Turn, guarded
 
 log = logs.get("handlers.common")
+
+
+@dataclass(frozen=True)
+class Language(Button, prefix="language"):
+    """/langue: speak to me in `code`, one of `SUPPORTED_LANGUAGES` (checked on press)."""
+
+    code: str
 
 
 def incomplete(update: Update) -> bool:
@@ -42,7 +51,7 @@ def incomplete(update: Update) -> bool:
     return request is not None and None in (request.chat, request.from_user)
 
 
-async def bind_update(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def bind_update(update: Update, context: VigieContext) -> None:
     """Every log line of this update carries its id; names and texts are never bound.
     An incomplete update, or a button without data, stops here."""
     structlog.contextvars.clear_contextvars()
@@ -84,7 +93,7 @@ async def cancel_conversation(turn: Turn) -> int:
 
 def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(i18n.t(code, "language.name"), callback_data=f"lang:{code}")
+        [[InlineKeyboardButton(i18n.t(code, "language.name"), callback_data=Language(code).pack())
           for code in SUPPORTED_LANGUAGES]]
     )
 
@@ -96,9 +105,10 @@ async def ask_language(turn: Turn) -> None:
 
 @guarded(Action.LANGUAGE)
 async def set_language(turn: Turn) -> None:
-    query = turn.update.callback_query
-    assert query is not None and query.data is not None
-    code = query.data.removeprefix("lang:")
+    code = turn.button(Language).code
+    if code not in SUPPORTED_LANGUAGES:  # never offered: forged, or a language since removed
+        await turn.answer("fallback.stale_button", alert=True)
+        return
     await turn.svc.store.people.ensure(turn.actor.user_id, code)
     await turn.svc.store.people.set_language(turn.actor.user_id, code)
     turn.language = code
@@ -106,7 +116,7 @@ async def set_language(turn: Turn) -> None:
     await turn.reply("language.set")
 
 
-async def on_error(update: object, context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def on_error(update: object, context: VigieContext) -> None:
     """Log the failure (ids only) and apologise to the person, in private only."""
     log.error("handler.failed", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
@@ -114,7 +124,7 @@ async def on_error(update: object, context: CallbackContext) -> None:  # type: i
     chat, user = update.effective_chat, update.effective_user
     if chat.type != chat.PRIVATE:
         return
-    language = context.svc.settings.commune.language
+    language: str = context.svc.settings.commune.language
     if user is not None:
         person = await context.svc.store.people.get(user.id)
         language = person.language if person else i18n.language_for(user.language_code, language)
@@ -124,10 +134,10 @@ async def on_error(update: object, context: CallbackContext) -> None:  # type: i
         log.warning("handler.apology_failed")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: VigieApp) -> None:
     app.add_handler(TypeHandler(Update, bind_update), group=-100)
     app.add_handler(CommandHandler(command(Action.HELP).names, show_help))
     app.add_handler(CommandHandler(command(Action.CANCEL).names, nothing_to_cancel))
     app.add_handler(CommandHandler(command(Action.LANGUAGE).names, ask_language))
-    app.add_handler(CallbackQueryHandler(set_language, pattern=r"^lang:(fr|en)$"))
+    app.add_handler(CallbackQueryHandler(set_language, pattern=Language.pattern()))
     app.add_error_handler(on_error)

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import logs
+from core.buttons import Button
 from core.commands import command
 from core.permissions import Action
+from core.services import VigieApp
 from core.turn import Turn, guarded
-from handlers.enrolment import rules as enrolment
+from handlers.enrolment.buttons import Confirm
+from handlers.enrolment.groups import remove_from_group
 
 log = logs.get("handlers.privacy")
+
+
+@dataclass(frozen=True)
+class Erase(Button, prefix="erase"):
+    """/supprimer_mes_donnees: confirm the erasure, or keep everything."""
+
+    answer: Confirm
+
+
+def erase_keyboard(turn: Turn) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(turn.t("privacy.erase_yes"), callback_data=Erase(Confirm.YES).pack()),
+        InlineKeyboardButton(turn.t("privacy.erase_no"), callback_data=Erase(Confirm.NO).pack()),
+    ]])
 
 
 @guarded(Action.PRIVACY_NOTICE)
@@ -44,16 +62,13 @@ async def ask_erase(turn: Turn) -> None:
     if turn.actor.referent_of:
         await turn.reply("privacy.referent_first")
         return
-    await turn.reply("privacy.erase_confirm", InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.t("privacy.erase_yes"), callback_data="erase:yes"),
-        InlineKeyboardButton(turn.t("privacy.erase_no"), callback_data="erase:no"),
-    ]]))
+    await turn.reply("privacy.erase_confirm", erase_keyboard(turn))
 
 
 @guarded(Action.ERASE_MY_DATA)
 async def erase(turn: Turn) -> None:
     await turn.answer()
-    if turn.data[1] != "yes":
+    if turn.button(Erase).answer is not Confirm.YES:
         await turn.reply("privacy.erase_kept")
         return
     if turn.actor.referent_of:  # appointed between the question and the answer
@@ -61,16 +76,17 @@ async def erase(turn: Turn) -> None:
         return
     sector = await turn.svc.store.sectors.get(turn.actor.sector_id or 0)
     if sector is not None and sector.chat_id is not None:
-        await enrolment.remove_from_group(turn.context.bot, sector.chat_id, turn.actor.user_id)
-    # A report being written is dropped with the rest.
-    turn.context.user_data.clear()  # type: ignore[union-attr]
+        await remove_from_group(turn.context.bot, sector.chat_id, turn.actor.user_id)
+    # A report being written is dropped with the rest (a private chat always has user data).
+    if turn.context.user_data is not None:
+        turn.context.user_data.clear()
     await turn.svc.store.privacy.erase(turn.actor.user_id)
     log.info("privacy.erased")
     await turn.reply("privacy.erased")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: VigieApp) -> None:
     app.add_handler(CommandHandler(command(Action.PRIVACY_NOTICE).names, privacy_notice))
     app.add_handler(CommandHandler(command(Action.MY_DATA).names, my_data))
     app.add_handler(CommandHandler(command(Action.ERASE_MY_DATA).names, ask_erase))
-    app.add_handler(CallbackQueryHandler(erase, pattern=r"^erase:(yes|no)$"))
+    app.add_handler(CallbackQueryHandler(erase, pattern=Erase.pattern()))

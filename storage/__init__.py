@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+
+import aiosqlite
 
 from storage.audit import Audit
 from storage.broadcasts import Broadcast, Broadcasts, NewBroadcast
@@ -11,6 +14,7 @@ from storage.conversations import Conversations
 from storage.db import Database, StorageError
 from storage.enrolment import JoinRequest, JoinRequests, ReferentApplication, ReferentApplications
 from storage.inbox import Inbox
+from storage.moderation import Moderation, ModerationAction
 from storage.outbox import Message, Outbox, OutboxRow
 from storage.people import People, Person
 from storage.privacy import Privacy
@@ -24,6 +28,7 @@ __all__ = [
     "Broadcast",
     "JoinRequest",
     "Message",
+    "ModerationAction",
     "NewBroadcast",
     "NewReport",
     "OutboxRow",
@@ -49,6 +54,7 @@ class Store:
         self.charter = CharterAcceptances(self.db)
         self.outbox = Outbox(self.db)
         self.inbox = Inbox(self.db)
+        self.moderation = Moderation(self.db)
         self.conversations = Conversations(self.db)
         self.audit = Audit(self.db)
         self.join_requests = JoinRequests(self.db)
@@ -65,7 +71,7 @@ class Store:
     async def close(self) -> None:
         await self.db.close()
 
-    def transaction(self):
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return self.db.transaction()
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:

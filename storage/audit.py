@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the log as /journal shows it."""
+
+    id: int
+    at: float
+    actor_id: int | None  # None: the bot itself
+    action: str
+    subject: str | None
+    details: str | None  # JSON of ids and short codes
+
+
 
 
 class Audit:
@@ -30,7 +45,7 @@ class Audit:
         return [dict(row) for row in rows]
 
     async def page(self, actor_id: int | None, action_prefix: str | None, offset: int,
-                   limit: int) -> tuple[list[dict[str, Any]], int]:
+                   limit: int) -> tuple[list[AuditEntry], int]:
         """Entries for /journal, most recent first, and how many match in all. The prefix
         is compared with substr, not LIKE, so "_" in action names is not a wildcard."""
         where = (" WHERE (? IS NULL OR actor_id = ?)"
@@ -40,7 +55,9 @@ class Audit:
             "SELECT id, at, actor_id, action, subject, details FROM audit_log"
             f"{where} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
         total = await self.db.fetch_one(f"SELECT COUNT(*) FROM audit_log{where}", params)
-        return [dict(row) for row in rows], int(total[0]) if total else 0
+        entries = [AuditEntry(row[0], float(row[1]), row[2], row[3], row[4], row[5])
+                   for row in rows]
+        return entries, int(total[0]) if total else 0
 
     async def purge_before(self, before: float) -> int:
         """Forget entries older than the audit retention; returns how many went."""

@@ -1,6 +1,6 @@
 """Notices, alerts and polls sent down to the sectors, with their delivery figures.
 
-A broadcast's copies are outbox rows (purpose `broadcast`, ref `bc:<id>`): while it is
+A broadcast's copies are outbox rows (purpose `Purpose.BROADCAST`, ref `bc:<id>`): while it is
 being sent, its progress is read from them; once they are all settled, the figures are
 written here, since outbox rows are forgotten after a few days.
 """
@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Database
+from storage.statuses import BroadcastKind, BroadcastStatus
 
-SENDING, SENT, CLOSED = "sending", "sent", "closed"
+REF = "bc"  # a broadcast's outbox rows are tagged "bc:<id>"
+
+
+def broadcast_id(ref: str | None) -> int | None:
+    """The broadcast an outbox ref names (`bc:12` → 12), None for any other ref."""
+    prefix, _, number = (ref or "").partition(":")
+    return int(number) if prefix == REF and number.isdigit() else None
 
 
 @dataclass(frozen=True)
 class Broadcast:
     id: int
-    kind: str  # notice, alert, poll
+    kind: BroadcastKind
     author_id: int | None
     body: str
     photo_file_id: str | None
@@ -30,7 +38,7 @@ class Broadcast:
     referents_only: bool
     pin: bool
     silent: bool
-    status: str
+    status: BroadcastStatus
     recipients: int
     delivered: int
     failed: int
@@ -40,12 +48,12 @@ class Broadcast:
 
     @property
     def ref(self) -> str:
-        return f"bc:{self.id}"
+        return f"{REF}:{self.id}"
 
 
 @dataclass(frozen=True)
 class NewBroadcast:
-    kind: str
+    kind: BroadcastKind
     author_id: int
     body: str
     sector_ids: list[int]
@@ -55,6 +63,9 @@ class NewBroadcast:
     referents_only: bool = False
     pin: bool = False
     silent: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", BroadcastKind(self.kind))
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ _COLUMNS = ("id, kind, author_id, body, photo_file_id, options, sector_ids, to_r
 
 def _broadcast(row: Any) -> Broadcast:
     values = dict(row)
+    values["kind"] = BroadcastKind(values["kind"])
+    values["status"] = BroadcastStatus(values["status"])
     values["options"] = json.loads(values["options"] or "[]")
     values["sector_ids"] = json.loads(values["sector_ids"])
     for flag in ("to_residents", "referents_only", "pin", "silent"):
@@ -118,10 +131,13 @@ class Broadcasts:
 
     async def sending(self) -> list[Broadcast]:
         rows = await self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM broadcasts WHERE status = ? ORDER BY id", (SENDING,))
+            f"SELECT {_COLUMNS} FROM broadcasts WHERE status = ? ORDER BY id",
+            (BroadcastStatus.SENDING,))
         return [_broadcast(row) for row in rows]
 
-    async def recent(self, kinds: tuple[str, ...], limit: int = 10) -> list[Broadcast]:
+    async def recent(self, kinds: Iterable[BroadcastKind], limit: int = 10
+                     ) -> list[Broadcast]:
+        kinds = tuple(kinds)
         marks = ", ".join("?" * len(kinds))
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM broadcasts WHERE kind IN ({marks})"
@@ -133,12 +149,14 @@ class Broadcasts:
         return await self.db.execute(
             "UPDATE broadcasts SET status = ?, delivered = ?, failed = ?, finished_at = ?"
             " WHERE id = ? AND status = ?",
-            (SENT, delivered, failed, time.time(), broadcast_id, SENDING)) == 1
+            (BroadcastStatus.SENT, delivered, failed, time.time(), broadcast_id,
+             BroadcastStatus.SENDING)) == 1
 
     async def close_poll(self, broadcast_id: int) -> bool:
         return await self.db.execute(
-            "UPDATE broadcasts SET status = ? WHERE id = ? AND kind = 'poll' AND status != ?",
-            (CLOSED, broadcast_id, CLOSED)) == 1
+            "UPDATE broadcasts SET status = ? WHERE id = ? AND kind = ? AND status != ?",
+            (BroadcastStatus.CLOSED, broadcast_id, BroadcastKind.POLL,
+             BroadcastStatus.CLOSED)) == 1
 
     async def record_relay(self, broadcast_id: int, sector_id: int, referent_id: int) -> bool:
         """An alert relayed by a referent into their group: once per sector."""

@@ -5,14 +5,24 @@ asyncio tasks sharing it, so every statement runs inside `transaction()`, which 
 asyncio lock: a task's half-finished transaction can never swallow another task's writes.
 A task that is already inside a transaction re-enters it, so repository calls compose into
 one atomic unit (a report and its outbox rows are committed together).
+
+Backups (`vigie backup`, and the copy taken before any migration) go through SQLite's online
+backup API into a temporary file, are integrity-checked, then renamed into place; `prune`
+keeps the newest copy of each recent day and week. `inspect` reads a file's integrity and
+schema version without changing it (`vigie check`, `vigie restore`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +30,176 @@ import aiosqlite
 
 from storage.migrations import MIGRATIONS
 
+SCHEMA_VERSION = len(MIGRATIONS)
+BACKUP_PREFIX = "vigie-"
+BACKUP_STAMP = "%Y%m%d-%H%M%S"
+# A table every Vigie database has had since the first migration.
+_VIGIE_TABLE = "sectors"
+
 
 class StorageError(Exception):
     """The database file cannot be used (corrupt, newer than this code, unreadable)."""
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """What `inspect` found in a database file, without changing it."""
+
+    path: Path
+    exists: bool
+    problem: str | None = None  # why it cannot be used: corrupt, not Vigie's, newer, unreadable
+    version: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Migrations the next start applies."""
+        return max(0, SCHEMA_VERSION - self.version) if self.problem is None else 0
+
+
+def inspect(path: Path) -> FileFacts:
+    """Integrity and schema version of a database file, opened read-only."""
+    if not path.exists():
+        return FileFacts(path, exists=False)
+    if path.is_dir():
+        return FileFacts(path, True, f"{path} is a folder, not a database file")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            verdict = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if verdict != ["ok"]:
+                return FileFacts(path, True, f"{path}: integrity check failed: "
+                                             f"{'; '.join(verdict[:3])}")
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        return FileFacts(path, True, f"{path}: not a usable SQLite database ({exc})")
+    if version == 0 and not tables:
+        return FileFacts(path, True, version=0)  # empty: created by a start that failed
+    if _VIGIE_TABLE not in tables or version < 1:
+        return FileFacts(path, True, f"{path} is not a Vigie database")
+    if version > SCHEMA_VERSION:
+        return FileFacts(path, True, f"{path}: schema version {version} is newer than this "
+                                     f"Vigie ({SCHEMA_VERSION}); upgrade Vigie", version)
+    return FileFacts(path, True, version=version)
+
+
+def backup_name(moment: datetime, note: str = "") -> str:
+    """vigie-YYYYMMDD-HHMMSS[note].db, in UTC (the rotation's days and weeks are UTC's)."""
+    return f"{BACKUP_PREFIX}{moment.astimezone(UTC).strftime(BACKUP_STAMP)}{note}.db"
+
+
+def backup_file(source: Path, target: Path) -> Path:
+    """Online copy of `source` to `target`, verified before it takes the name `target`.
+
+    Safe while the bot runs (SQLite's backup API copies a consistent snapshot). A target
+    that exists is replaced only by a copy that passed the integrity check."""
+    facts = inspect(source)
+    if not facts.exists:
+        raise StorageError(f"{source}: no database to back up")
+    if facts.problem is not None:
+        raise StorageError(facts.problem)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy(source, partial)
+    except OSError as exc:
+        _discard(partial)
+        raise StorageError(f"cannot write the backup to {target.parent}: "
+                           f"{exc.strerror or exc}") from None
+    except sqlite3.DatabaseError as exc:
+        _discard(partial)
+        raise StorageError(f"cannot write the backup to {target}: {exc}") from None
+    copy = inspect(partial)
+    if copy.problem is not None or copy.version != facts.version:
+        _discard(partial)
+        raise StorageError(f"the copy of {source} failed its check; nothing was written")
+    os.replace(partial, target)
+    return target
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+            contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+
+
+def restore_file(source: Path, database: Path) -> FileFacts:
+    """Replace the database's contents with a checked backup (the bot must be stopped:
+    the caller holds the lock beside the database)."""
+    facts = inspect(source)
+    if not facts.exists:
+        raise StorageError(f"{source}: no such file")
+    if facts.problem is not None:
+        raise StorageError(facts.problem)
+    if facts.version == 0:
+        raise StorageError(f"{source} is not a Vigie database")
+    if database.is_dir():
+        raise StorageError(f"{database} is a folder, not a database file")
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+                contextlib.closing(sqlite3.connect(database)) as dst:
+            src.backup(dst)
+    except OSError as exc:
+        raise StorageError(f"cannot write {database}: {exc.strerror or exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot write {database}: {exc}") from None
+    return facts
+
+
+def backup_files(folder: Path) -> list[tuple[datetime, Path]]:
+    """The backups in `folder` (named by `backup_name`), oldest first."""
+    found: list[tuple[datetime, Path]] = []
+    if not folder.is_dir():
+        return found
+    for path in folder.glob(f"{BACKUP_PREFIX}*.db"):
+        stamp = path.stem.removeprefix(BACKUP_PREFIX)[:15]
+        try:
+            found.append((datetime.strptime(stamp, BACKUP_STAMP).replace(tzinfo=UTC), path))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def prune(folder: Path, keep_daily: int, keep_weekly: int, now: datetime,
+          max_age_days: int | None = None) -> list[Path]:
+    """Keep the newest backup of each of the last `keep_daily` days (today included) and of
+    each of the last `keep_weekly` weeks (this one included); delete every other one, and
+    any older than `max_age_days` (what the privacy notice promises). So no copy is older
+    than the longer of the two windows, nor than that limit. Returns what was deleted."""
+    today = now.astimezone(UTC).date()
+    monday = today - timedelta(days=today.weekday())
+    newest_of: dict[tuple[str, date], Path] = {}
+    for moment, path in backup_files(folder):  # oldest first: the last one wins
+        if max_age_days is not None and now - moment > timedelta(days=max_age_days):
+            continue
+        day = moment.date()
+        if (today - day).days < keep_daily:
+            newest_of[("day", day)] = path
+        week = day - timedelta(days=day.weekday())
+        if (monday - week).days // 7 < keep_weekly:
+            newest_of[("week", week)] = path
+    keep = set(newest_of.values())
+    removed = []
+    for _, path in backup_files(folder):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        # Where the copy taken before a migration goes (None: "backups" beside the file).
+        self.backup_folder: Path | None = None
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
@@ -46,7 +218,15 @@ class Database:
         if self._conn is not None:
             return
         if self.path != Path(":memory:"):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Refused before connecting: a failed aiosqlite connect leaves its thread behind.
+            facts = await asyncio.to_thread(inspect, self.path)
+            if facts.problem is not None:
+                raise StorageError(facts.problem)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create {self.path.parent}: "
+                                   f"{exc.strerror or exc}") from None
         try:
             self._conn = await aiosqlite.connect(self.path, isolation_level=None)
             self._conn.row_factory = sqlite3.Row
@@ -80,7 +260,7 @@ class Database:
 
     async def schema_version(self) -> int:
         row = await (await self.conn.execute("PRAGMA user_version")).fetchone()
-        return int(row[0])
+        return int(row[0]) if row is not None else 0
 
     async def migrate(self, target: int | None = None) -> None:
         """Apply every numbered migration above the file's user_version, each atomically."""
@@ -91,6 +271,8 @@ class Database:
                 f"{self.path}: schema version {current} is newer than this Vigie "
                 f"({len(MIGRATIONS)}); upgrade Vigie"
             )
+        if 0 < current < target and self.path != Path(":memory:"):
+            await self._backup_before_migrating(current)
         for number in range(current + 1, target + 1):
             async with self.transaction():
                 for statement in _statements(MIGRATIONS[number - 1]):
@@ -145,6 +327,26 @@ class Database:
                 await self.conn.backup(destination)
             finally:
                 await destination.close()
+
+    async def _backup_before_migrating(self, version: int) -> None:
+        """A verified copy of the file as it is, before the first migration touches it."""
+        folder = self.backup_folder or self.path.parent / "backups"
+        target = folder / backup_name(datetime.now(UTC), f"-before-v{version + 1}")
+        try:
+            await asyncio.to_thread(backup_file, self.path, target)
+        except StorageError as exc:
+            raise StorageError(f"no migration without a backup: {exc}") from None
+
+    async def get_meta(self, key: str) -> str | None:
+        """A value the bot keeps about itself (the last start's checklist digest…)."""
+        row = await self.fetch_one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.execute(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at", (key, value, time.time()))
 
 
 def _statements(script: str) -> list[str]:

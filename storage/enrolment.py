@@ -6,12 +6,12 @@ conditional UPDATE: a card pressed twice, or by two referents at once, decides o
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
 from storage.db import Database
-
-PENDING = "pending"
+from storage.statuses import RequestStatus
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,12 @@ class JoinRequest:
     user_id: int
     chat_id: int
     sector_id: int
-    status: str
+    status: RequestStatus
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> JoinRequest:
+        id_, user_id, chat_id, sector_id, status = row
+        return cls(id_, user_id, chat_id, sector_id, RequestStatus(status))
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,12 @@ class ReferentApplication:
     user_id: int
     sector_id: int
     motivation: str
-    status: str
+    status: RequestStatus
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ReferentApplication:
+        id_, user_id, sector_id, motivation, status = row
+        return cls(id_, user_id, sector_id, motivation, RequestStatus(status))
 
 
 class JoinRequests:
@@ -52,23 +62,24 @@ class JoinRequests:
             "SELECT id, user_id, chat_id, sector_id, status FROM join_requests"
             " WHERE user_id = ? AND (? IS NULL OR chat_id = ?) AND status = ?"
             " ORDER BY id DESC LIMIT 1",
-            (user_id, chat_id, chat_id, PENDING),
+            (user_id, chat_id, chat_id, RequestStatus.PENDING),
         )
-        return None if row is None else JoinRequest(*row)
+        return None if row is None else JoinRequest.from_row(row)
 
     async def get(self, request_id: int) -> JoinRequest | None:
         row = await self.db.fetch_one(
             "SELECT id, user_id, chat_id, sector_id, status FROM join_requests WHERE id = ?",
             (request_id,),
         )
-        return None if row is None else JoinRequest(*row)
+        return None if row is None else JoinRequest.from_row(row)
 
-    async def decide(self, request_id: int, status: str, decided_by: int | None) -> bool:
+    async def decide(self, request_id: int, status: RequestStatus, decided_by: int | None
+                     ) -> bool:
         """Settle a pending request; False if it was already settled."""
         changed = await self.db.execute(
             "UPDATE join_requests SET status = ?, decided_by = ?, decided_at = ?"
             " WHERE id = ? AND status = ?",
-            (status, decided_by, time.time(), request_id, PENDING),
+            (status, decided_by, time.time(), request_id, RequestStatus.PENDING),
         )
         return changed == 1
 
@@ -93,7 +104,7 @@ class ReferentApplications:
             return None
         row = await self.db.fetch_one(
             "SELECT id FROM referent_applications WHERE user_id = ? AND status = ?",
-            (user_id, PENDING),
+            (user_id, RequestStatus.PENDING),
         )
         return None if row is None else int(row[0])
 
@@ -103,20 +114,21 @@ class ReferentApplications:
             " WHERE id = ?",
             (application_id,),
         )
-        return None if row is None else ReferentApplication(*row)
+        return None if row is None else ReferentApplication.from_row(row)
 
     async def pending(self) -> list[ReferentApplication]:
         rows = await self.db.fetch_all(
             "SELECT id, user_id, sector_id, motivation, status FROM referent_applications"
             " WHERE status = ? ORDER BY id",
-            (PENDING,),
+            (RequestStatus.PENDING,),
         )
-        return [ReferentApplication(*row) for row in rows]
+        return [ReferentApplication.from_row(row) for row in rows]
 
-    async def decide(self, application_id: int, status: str, decided_by: int) -> bool:
+    async def decide(self, application_id: int, status: RequestStatus, decided_by: int
+                     ) -> bool:
         changed = await self.db.execute(
             "UPDATE referent_applications SET status = ?, decided_by = ?, decided_at = ?"
             " WHERE id = ? AND status = ?",
-            (status, decided_by, time.time(), application_id, PENDING),
+            (status, decided_by, time.time(), application_id, RequestStatus.PENDING),
         )
         return changed == 1

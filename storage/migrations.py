@@ -249,4 +249,75 @@ MIGRATIONS: list[str] = [
     ALTER TABLE reports ADD COLUMN draft_key TEXT;
     CREATE UNIQUE INDEX reports_by_draft_key ON reports(draft_key) WHERE draft_key IS NOT NULL;
     """,
+    # Issue 12: what the bot keeps about itself (the last start's checklist digest), and
+    # reports kept until a liaison or an official exists to receive them.
+    """
+    CREATE TABLE meta (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+
+    ALTER TABLE reports ADD COLUMN pending_relay INTEGER NOT NULL DEFAULT 0
+        CHECK (pending_relay IN (0, 1));
+    """,
+    # 7: charter versions: the digest of each charter text the commune has shown (shipped or
+    # its own), so a changed text gets a new version number and asks for re-acceptance.
+    """
+    CREATE TABLE charter_versions (
+        version       INTEGER PRIMARY KEY,
+        digest        TEXT NOT NULL UNIQUE,
+        source        TEXT NOT NULL,
+        registered_at REAL NOT NULL
+    );
+    """,
+    # Issue 14: moderation in the sector groups. One row per action the bot took on a
+    # message (removed, media held, forward held); the removed text is kept only until the
+    # referents decide (or moderation.keep_hours), the author's copy until they send it to
+    # the gendarmerie (or the same delay). Strikes expire after moderation.strike_days.
+    # A missing right (delete, restrict) is told once per group and right.
+    """
+    CREATE TABLE moderation_actions (
+        id          INTEGER PRIMARY KEY,
+        sector_id   INTEGER REFERENCES sectors(id) ON DELETE SET NULL,
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER,
+        author_id   INTEGER,
+        kind        TEXT NOT NULL CHECK (kind IN ('removed', 'media', 'forwarded')),
+        findings    TEXT NOT NULL DEFAULT '',
+        text        TEXT,
+        author_text TEXT,
+        media       TEXT,
+        status      TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+                    ('pending', 'confirmed', 'restored', 'published', 'declined', 'expired')),
+        contested   INTEGER NOT NULL DEFAULT 0 CHECK (contested IN (0, 1)),
+        strike_id   INTEGER,
+        notice_failed INTEGER NOT NULL DEFAULT 0 CHECK (notice_failed IN (0, 1)),
+        created_at  REAL NOT NULL,
+        decided_at  REAL,
+        decided_by  INTEGER
+    );
+    CREATE UNIQUE INDEX moderation_by_message ON moderation_actions(chat_id, message_id)
+        WHERE message_id IS NOT NULL;
+    CREATE INDEX moderation_by_sector ON moderation_actions(sector_id, created_at);
+
+    CREATE TABLE strikes (
+        id         INTEGER PRIMARY KEY,
+        user_id    INTEGER NOT NULL,
+        sector_id  INTEGER REFERENCES sectors(id) ON DELETE SET NULL,
+        action_id  INTEGER REFERENCES moderation_actions(id) ON DELETE SET NULL,
+        step       INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        cancelled  INTEGER NOT NULL DEFAULT 0 CHECK (cancelled IN (0, 1))
+    );
+    CREATE INDEX strikes_by_user ON strikes(user_id, expires_at);
+
+    CREATE TABLE moderation_rights_told (
+        chat_id  INTEGER NOT NULL,
+        missing  TEXT NOT NULL,
+        told_at  REAL NOT NULL,
+        PRIMARY KEY (chat_id, missing)
+    );
+    """,
 ]

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from storage.db import Database
+from storage.statuses import PersonStatus
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class Person:
     language: str
     sector_id: int | None
     street: str | None
-    status: str
+    status: PersonStatus
     blocked_bot: bool
     charter_notice_version: int
 
@@ -29,7 +30,10 @@ class People:
             " charter_notice_version FROM people WHERE user_id = ?",
             (user_id,),
         )
-        return None if row is None else Person(**{**dict(row), "blocked_bot": bool(row[5])})
+        if row is None:
+            return None
+        return Person(**{**dict(row), "status": PersonStatus(row["status"]),
+                         "blocked_bot": bool(row["blocked_bot"])})
 
     async def ensure(self, user_id: int, language: str) -> Person:
         """The person, created on first contact with the language Telegram reported."""
@@ -46,17 +50,17 @@ class People:
     async def set_language(self, user_id: int, language: str) -> None:
         await self._update(user_id, "language = ?", language)
 
-    async def set_status(self, user_id: int, status: str) -> None:
+    async def set_status(self, user_id: int, status: PersonStatus) -> None:
         await self._update(user_id, "status = ?", status)
 
     async def enrol(self, user_id: int, sector_id: int, street: str | None) -> None:
         await self.db.execute(
-            "UPDATE people SET status = 'enrolled', sector_id = ?, street = ?, updated_at = ?"
+            "UPDATE people SET status = ?, sector_id = ?, street = ?, updated_at = ?"
             " WHERE user_id = ?",
-            (sector_id, street, time.time(), user_id),
+            (PersonStatus.ENROLLED, sector_id, street, time.time(), user_id),
         )
 
-    async def leave(self, user_id: int, status: str = "left") -> None:
+    async def leave(self, user_id: int, status: PersonStatus = PersonStatus.LEFT) -> None:
         """Out of the scheme: the sector and declared street are forgotten."""
         await self.db.execute(
             "UPDATE people SET status = ?, sector_id = NULL, street = NULL, updated_at = ?"
@@ -66,19 +70,19 @@ class People:
 
     async def members(self, sector_id: int) -> list[int]:
         rows = await self.db.fetch_all(
-            "SELECT user_id FROM people WHERE sector_id = ? AND status = 'enrolled'",
-            (sector_id,),
+            "SELECT user_id FROM people WHERE sector_id = ? AND status = ?",
+            (sector_id, PersonStatus.ENROLLED),
         )
-        return [row[0] for row in rows]
+        return [int(row[0]) for row in rows]
 
     async def reachable_members(self, sector_ids: list[int]) -> list[tuple[int, str]]:
         """Enrolled residents of these sectors who have not blocked the bot, with their
         language: who gets a notice in private."""
         marks = ", ".join("?" * len(sector_ids))
         rows = await self.db.fetch_all(
-            f"SELECT user_id, language FROM people WHERE status = 'enrolled'"
+            f"SELECT user_id, language FROM people WHERE status = ?"
             f" AND blocked_bot = 0 AND sector_id IN ({marks}) ORDER BY user_id",
-            tuple(sector_ids),
+            (PersonStatus.ENROLLED, *sector_ids),
         )
         return [(row[0], row[1]) for row in rows]
 

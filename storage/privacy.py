@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from storage.db import Database
+from storage.moderation import Moderation
 
 
 def _rows(rows: list[Any]) -> list[dict[str, Any]]:
@@ -52,6 +53,8 @@ class Privacy:
             # What a conversation in progress gathered (a report not sent yet).
             "in_progress": [json.loads(row[0]) for row in await db.fetch_all(
                 "SELECT data FROM conversation_data WHERE user_id = ?", (user_id,))],
+            # What the bot removed or held from the person's posts, and their strikes.
+            **await Moderation(db).export(user_id),
             "actions": _rows(await db.fetch_all(
                 "SELECT action, at FROM audit_log WHERE actor_id = ? OR subject = ?"
                 " ORDER BY id", (user_id, f"user:{user_id}"))),
@@ -89,6 +92,7 @@ class Privacy:
                 ("DELETE FROM conversation_data WHERE user_id = ?", (user_id,)),
                 ("UPDATE inbox SET payload = NULL, user_id = NULL WHERE user_id = ?",
                  (user_id,)),
+                *Moderation(db).erase_statements(user_id),
                 ("DELETE FROM people WHERE user_id = ?", (user_id,)),
             ]
             for sql, params in statements:

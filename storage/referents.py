@@ -54,3 +54,11 @@ class Referents:
             "DELETE FROM referents WHERE user_id = ? AND sector_id = ?", (user_id, sector_id)
         )
         return changed > 0
+
+    async def appointment_dates(self) -> list[tuple[str, float]]:
+        """Each referent's sector and appointment time, without who they are: the register
+        the protocol kit prints (names are written in by hand at the mairie)."""
+        rows = await self.db.fetch_all(
+            "SELECT s.name, r.appointed_at FROM referents r JOIN sectors s ON s.id = r.sector_id"
+            " ORDER BY s.name, r.appointed_at")
+        return [(str(row[0]), float(row[1])) for row in rows]

@@ -10,24 +10,29 @@ the triage timeout, by the bot, marked untriaged). Every change appends to repor
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 
 from storage.db import Database
+from storage.statuses import ReportStatus
 
-TRIAGE, RELAYED, DISMISSED = "triage", "relayed", "dismissed"
-RECEIVED, PATROL, CLOSED, UNFOUNDED = "received", "patrol_informed", "closed", "unfounded"
-LIAISON_STATUSES = (RECEIVED, PATROL, CLOSED, UNFOUNDED)
-
-TRANSITIONS: dict[str, frozenset[str]] = {
-    TRIAGE: frozenset({RELAYED, DISMISSED}),
-    RELAYED: frozenset({RECEIVED, PATROL, CLOSED, UNFOUNDED}),
-    RECEIVED: frozenset({PATROL, CLOSED, UNFOUNDED}),
-    PATROL: frozenset({CLOSED, UNFOUNDED}),
-    DISMISSED: frozenset(),
-    CLOSED: frozenset(),
-    UNFOUNDED: frozenset(),
+# The statuses the gendarmerie liaison sets, in the order a report goes through them.
+LIAISON_STATUSES = (ReportStatus.RECEIVED, ReportStatus.PATROL, ReportStatus.CLOSED,
+                    ReportStatus.UNFOUNDED)
+# Where a report may go from each status; `transition` refuses anything else.
+TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
+    ReportStatus.TRIAGE: frozenset({ReportStatus.RELAYED, ReportStatus.DISMISSED}),
+    ReportStatus.RELAYED: frozenset(LIAISON_STATUSES),
+    ReportStatus.RECEIVED: frozenset({ReportStatus.PATROL, ReportStatus.CLOSED,
+                                      ReportStatus.UNFOUNDED}),
+    ReportStatus.PATROL: frozenset({ReportStatus.CLOSED, ReportStatus.UNFOUNDED}),
+    ReportStatus.DISMISSED: frozenset(),
+    ReportStatus.CLOSED: frozenset(),
+    ReportStatus.UNFOUNDED: frozenset(),
 }
+# Statuses after which the liaison's card has nothing left to press.
+FINAL = frozenset(status for status, onward in TRANSITIONS.items() if not onward)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Report:
     latitude: float | None
     longitude: float | None
     photo_file_id: str | None
-    status: str
+    status: ReportStatus
     untriaged: bool
     created_at: float
     screen_flags: str | None
@@ -77,8 +82,9 @@ _COLUMNS = ("id, reporter_id, sector_id, category, occurred, description, latitu
             " similar_to")
 
 
-def _report(row: object) -> Report:
-    values = list(row)  # type: ignore[call-overload]
+def _report(row: sqlite3.Row) -> Report:
+    values = list(row)
+    values[9] = ReportStatus(values[9])
     values[10] = bool(values[10])
     return Report(*values)
 
@@ -87,7 +93,7 @@ class Reports:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, new: NewReport, status: str, triage_due_at: float | None,
+    async def create(self, new: NewReport, status: ReportStatus, triage_due_at: float | None,
                      untriaged: bool = False, triaged_by: int | None = None) -> Report:
         now = time.time()
         async with self.db.transaction() as conn:
@@ -103,7 +109,7 @@ class Reports:
             )
             report_id = int(cursor.lastrowid or 0)
             await self._event(report_id, "created", new.reporter_id, None)
-            if status != TRIAGE:
+            if status != ReportStatus.TRIAGE:
                 await self._event(report_id, status, triaged_by,
                                   "flagged" if triaged_by else "direct")
         report = await self.get(report_id)
@@ -120,7 +126,7 @@ class Reports:
                                       (report_id,))
         return None if row is None else _report(row)
 
-    async def transition(self, report_id: int, to: str, actor_id: int | None,
+    async def transition(self, report_id: int, to: ReportStatus, actor_id: int | None,
                          note: str | None = None, untriaged: bool = False) -> Report | None:
         """Move a report along TRANSITIONS; None if that move is not allowed from where it is
         (already done, pressed twice, too late): the caller tells the person so."""
@@ -128,7 +134,7 @@ class Reports:
             report = await self.get(report_id)
             if report is None or to not in TRANSITIONS[report.status]:
                 return None
-            triaged_by = actor_id if report.status == TRIAGE else report.triaged_by
+            triaged_by = actor_id if report.status == ReportStatus.TRIAGE else report.triaged_by
             await conn.execute(
                 "UPDATE reports SET status = ?, untriaged = ?, triaged_by = ?, updated_at = ?"
                 " WHERE id = ?",
@@ -204,13 +210,14 @@ class Reports:
     async def triage_due(self, now: float) -> list[Report]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM reports WHERE status = ? AND triage_due_at <= ?",
-            (TRIAGE, now),
+            (ReportStatus.TRIAGE, now),
         )
         return [_report(row) for row in rows]
 
     async def next_triage_due(self) -> float | None:
         row = await self.db.fetch_one(
-            "SELECT MIN(triage_due_at) FROM reports WHERE status = ?", (TRIAGE,))
+            "SELECT MIN(triage_due_at) FROM reports WHERE status = ?",
+            (ReportStatus.TRIAGE,))
         return None if row is None else row[0]
 
     async def recent_relayed(self, sector_id: int, category: str, since: float) -> list[Report]:
@@ -219,7 +226,7 @@ class Reports:
             f"SELECT {_COLUMNS} FROM reports WHERE sector_id = ? AND category = ?"
             " AND created_at >= ? AND similar_to IS NULL AND status NOT IN (?, ?)"
             " ORDER BY id",
-            (sector_id, category, since, TRIAGE, DISMISSED),
+            (sector_id, category, since, ReportStatus.TRIAGE, ReportStatus.DISMISSED),
         )
         return [_report(row) for row in rows]
 
@@ -232,3 +239,29 @@ class Reports:
             row = await self.db.fetch_one(
                 "SELECT COUNT(*) FROM reports WHERE similar_to = ?", (primary_id,))
         return int(row[0]) if row else 0
+
+    # --- reports kept while nobody can receive them (issue 12, migration 6) -----------------
+
+    async def hold_for_recipient(self, report_id: int) -> None:
+        """No liaison is configured: the report waits, it is never dropped."""
+        await self.db.execute("UPDATE reports SET pending_relay = 1 WHERE id = ?",
+                              (report_id,))
+
+    async def held_for_recipient(self) -> list[Report]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM reports WHERE pending_relay = 1 ORDER BY id")
+        return [_report(row) for row in rows]
+
+    async def release_held(self, report_id: int) -> bool:
+        """Take a held report for relaying, once (False if another run took it)."""
+        changed = await self.db.execute(
+            "UPDATE reports SET pending_relay = 0 WHERE id = ? AND pending_relay = 1",
+            (report_id,))
+        return changed == 1
+
+
+# The old names, for code that still imports them (tests/test_dashboard.py, tests/test_fuzz.py,
+# bench/permission_matrix.py): name `ReportStatus` members instead; remove once none is left.
+TRIAGE, RELAYED, DISMISSED = ReportStatus.TRIAGE, ReportStatus.RELAYED, ReportStatus.DISMISSED
+RECEIVED, PATROL = ReportStatus.RECEIVED, ReportStatus.PATROL
+CLOSED, UNFOUNDED = ReportStatus.CLOSED, ReportStatus.UNFOUNDED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ class Sector:
 _COLUMNS = "id, name, chat_id, invite_link, active"
 
 
-def _sector(row: object) -> Sector:
-    id_, name, chat_id, invite_link, active = row  # type: ignore[misc]
+def _sector(row: sqlite3.Row) -> Sector:
+    id_, name, chat_id, invite_link, active = row
     return Sector(id_, name, chat_id, invite_link, bool(active))
 
 

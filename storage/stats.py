@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from storage.db import Database
-from storage.reports import LIAISON_STATUSES, RELAYED
+from storage.reports import LIAISON_STATUSES
+from storage.statuses import PersonStatus, ReportStatus
 
 Scope = frozenset[int] | None
 
@@ -62,7 +63,7 @@ class Stats:
             f"  AND e.status IN ({answers})) AS answered_at"
             f" FROM reports r WHERE r.created_at >= ? AND r.created_at < ?{where}"
             " ORDER BY r.created_at, r.id",
-            (RELAYED, *LIAISON_STATUSES, start, end, *ids),
+            (ReportStatus.RELAYED, *LIAISON_STATUSES, start, end, *ids),
         )
         return [ReportFacts(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]),
                             bool(row[7]), row[8], row[9]) for row in rows]
@@ -81,8 +82,9 @@ class Stats:
     async def members_by_sector(self, scope: Scope) -> dict[int, int]:
         where, ids = _within("sector_id", scope)
         rows = await self.db.fetch_all(
-            "SELECT sector_id, COUNT(*) FROM people WHERE status = 'enrolled'"
-            f" AND sector_id IS NOT NULL{where} GROUP BY sector_id", ids)
+            "SELECT sector_id, COUNT(*) FROM people WHERE status = ?"
+            f" AND sector_id IS NOT NULL{where} GROUP BY sector_id",
+            (PersonStatus.ENROLLED, *ids))
         return {row[0]: row[1] for row in rows}
 
     async def referents_by_sector(self, scope: Scope) -> dict[int, int]:
@@ -98,7 +100,8 @@ class Stats:
         row = await self.db.fetch_one(
             "SELECT COUNT(*), COALESCE(SUM(EXISTS (SELECT 1 FROM charter_acceptances c"
             "  WHERE c.user_id = p.user_id AND c.version >= ?)), 0)"
-            f" FROM people p WHERE p.status = 'enrolled'{where}", (version, *ids))
+            f" FROM people p WHERE p.status = ?{where}",
+            (version, PersonStatus.ENROLLED, *ids))
         return (int(row[1]), int(row[0])) if row else (0, 0)
 
     async def tips_posted(self, start: float, end: float, scope: Scope) -> int:

@@ -71,6 +71,8 @@ class Purpose(StrEnum):
     MODERATION = "moderation"
     MUTED = "muted"
     SECTOR_NOTICE = "sector_notice"
+    # paperwork: the protocol's renewal, three months ahead
+    PROTOCOL_RENEWAL = "protocol_renewal"
     # reports
     TRIAGE_CARD = "triage_card"
     RELAY_CARD = "relay_card"
@@ -83,6 +85,14 @@ class Purpose(StrEnum):
     PRECISION_REQUEST = "precision_request"
     CONTACT_REQUEST = "contact_request"
     CONTACT_ANSWER = "contact_answer"
+    # moderation in the sector groups (handlers/moderation)
+    MOD_DELETE = "mod_delete"
+    MOD_NOTICE = "mod_notice"
+    MOD_CARD = "mod_card"
+    MOD_REPOST = "mod_repost"
+    MOD_RESTRICT = "mod_restrict"
+    MOD_GROUP_REPLY = "mod_group_reply"
+    MOD_RIGHTS = "mod_rights"
     # going down to the sectors
     BROADCAST = "broadcast"
     BROADCAST_PROGRESS = "broadcast_progress"
@@ -90,3 +100,22 @@ class Purpose(StrEnum):
     ALERT_RELAY = "alert_relay"
     POLL_STOP = "poll_stop"
     TIP = "tip"
+    # the start-up checklist, to the officials when it changed (core/runtime/check.py)
+    CHECKLIST = "checklist"
+
+
+class ModerationKind(StrEnum):
+    """What the bot did with a message in a sector group."""
+
+    REMOVED = "removed"  # a text or caption that broke the charter
+    MEDIA = "media"  # a resident's photo, video or document, held for the referents
+    FORWARDED = "forwarded"  # a forward from outside, held for the referents
+
+
+class ModerationStatus(StrEnum):
+    PENDING = "pending"  # waiting for a referent (the text is kept until then)
+    CONFIRMED = "confirmed"  # the removal stands
+    RESTORED = "restored"  # a referent put the text back; its strike is cancelled
+    PUBLISHED = "published"  # held media or forward reposted by the bot
+    DECLINED = "declined"  # held media or forward not published
+    EXPIRED = "expired"  # nobody decided within moderation.keep_hours

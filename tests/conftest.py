@@ -3,12 +3,17 @@
 The bot is the real `Application` from bot.py, polling the emulator over HTTP in the test's
 event loop. People act through the emulator's test API (they send, press, join, block)
 and tests read what each chat received.
+
+One emulator serves the whole run and is reset before each test (`TelegramEmulator.reset`:
+a fresh world, same port); a module or test marked `own_emulator` (one that starts bot
+processes of its own, which could outlive a failing test) gets a private one. Every test
+still has its own database (tmp_path) and its own bot. Shared steps and fences live in the
+`testing` package.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +24,23 @@ from core import i18n, logs
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running
 from core.settings import Settings
-from demo.local import local_settings
-from emulator import Group, Limits, Person, TelegramEmulator
+from emulator import Limits, TelegramEmulator
+from testing.commune import (
+    BOT_USERNAME,
+    SCALE,
+    SECTORS,
+    TOKEN,
+    Commune,
+    commune_config,
+    make_commune,
+    with_members,
+)
+from testing.local import local_settings
+
+__all__ = ["LOG_FILE", "ROOT", "SCALE", "SECTORS", "TOKEN", "Commune", "fr"]
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "123456:TEST-TOKEN-never-logged"  # dev.py greps the test log for it afterwards
 LOG_FILE = ROOT / "test-logs" / "vigie.log"
-# Telegram's limits, 10x faster in time, on both sides: tests stay quick, rules stay real.
-SCALE = 10.0
-SECTORS = ("Centre-bourg", "Les Hauts", "La Vallée")
 
 
 def fr(key: str, **values: Any) -> str:
@@ -40,62 +53,43 @@ def _logging() -> None:
     logs.configure("DEBUG", "json", (TOKEN,), LOG_FILE)
 
 
-@pytest.fixture
-def emulator() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(token=TOKEN, bot_username="vigie_test_bot",
-                          limits=Limits(scale=SCALE)) as emu:
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "own_emulator: a private emulator instead of the run's shared one")
+
+
+def new_emulator() -> TelegramEmulator:
+    return TelegramEmulator(token=TOKEN, bot_username=BOT_USERNAME, limits=Limits(scale=SCALE))
+
+
+@pytest.fixture(scope="session")
+def shared_emulator() -> Iterator[TelegramEmulator]:
+    with new_emulator() as emu:
         yield emu
 
 
-@dataclass
-class Commune:
-    """The people of a small commune, as Telegram users in the emulator."""
-
-    emu: TelegramEmulator
-    official: Person
-    admin: Person
-    liaison: Person
-    alice: Person
-    bob: Person
-    carol: Person
-    groups: dict[str, Group]
-
-    def group_with_bot(self, title: str, members: list[Person] | None = None) -> Group:
-        """A supergroup created by the official, with the bot as a full administrator."""
-        group = self.emu.create_group(title, creator=self.official, members=members or [],
-                                      supergroup=True)
-        group.add_bot(by=self.official)
-        return group
+@pytest.fixture
+def emulator(request: pytest.FixtureRequest) -> Iterator[TelegramEmulator]:
+    if request.node.get_closest_marker("own_emulator") is not None:
+        with new_emulator() as emu:
+            yield emu
+        return
+    emu: TelegramEmulator = request.getfixturevalue("shared_emulator")
+    emu.reset()
+    yield emu
+    emu.reset()  # release held connections and end leftover long polls now
 
 
 @pytest.fixture
 def commune(emulator: TelegramEmulator) -> Commune:
-    make = emulator.create_user
-    official = make("Odile", username="odile_maire", language_code="fr")
-    return Commune(
-        emu=emulator,
-        official=official,
-        admin=make("Adam", username="adam_it", language_code="fr"),
-        liaison=make("Gaston", username="adj_gaston", language_code="fr"),
-        alice=make("Alice", last_name="Martin", language_code="fr"),
-        bob=make("Bob", language_code="en"),
-        carol=make("Carole", language_code="fr"),
-        groups={},
-    )
+    return make_commune(emulator)
 
 
 @pytest.fixture
 def make_settings(tmp_path: Path, emulator: TelegramEmulator, commune: Commune
                   ) -> Callable[..., Settings]:
     def make(**sections: Any) -> Settings:
-        commune_defaults: dict[str, Any] = {
-            "commune": {"name": "Saint-Exemple"},
-            "sectors": [{"name": name} for name in SECTORS],
-            "roles": {"officials": [commune.official.id], "admins": [commune.admin.id],
-                      "liaison_chat_id": commune.liaison.id},
-            "outbox": {"base_backoff_seconds": 1.0},
-        }
-        return local_settings(emulator, tmp_path / "vigie.db", SCALE, commune_defaults,
+        return local_settings(emulator, tmp_path / "vigie.db", SCALE, commune_config(commune),
                               sections)
 
     return make
@@ -110,3 +104,9 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 async def vigie(settings: Settings) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     async with running(build_application(settings)) as app:
         yield app
+
+
+@pytest.fixture
+async def members(vigie: Application, commune: Commune) -> Commune:  # type: ignore[type-arg]
+    """The liaison and the official have started the bot; Alice is a Centre-bourg member."""
+    return await with_members(commune)

@@ -3,7 +3,6 @@ sectors, previews, confirms; groups and residents receive; progress, report, his
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,14 +13,21 @@ from telegram.ext import Application
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
-from demo.scripts import compose_broadcast, confirm_broadcast, enrol, write_broadcast
 from emulator import Group, Person
 from handlers.broadcast import domain
+from handlers.broadcast.buttons import ClosePoll, RelayAlert
 from storage import Message, NewBroadcast, Store
 from storage.outbox import BULK
+from testing.commune import link, make_referent, started
+from testing.fences import eventually
+from testing.scripts import (
+    buttons_now,
+    compose_broadcast,
+    confirm_broadcast,
+    enrol,
+    write_broadcast,
+)
 from tests.conftest import Commune, fr
-from tests.test_enrolment import link
-from tests.test_reports import make_referent, started
 
 
 @pytest.fixture
@@ -98,7 +104,7 @@ async def test_alert_to_referents_is_relayed_once_per_sector(
     await started(carol)
     number = (await services_of(vigie).store.broadcasts.recent(("alert",)))[0].id
     centre = await services_of(vigie).store.sectors.by_name("Centre-bourg")
-    carol.press_data(f"ar:{number}:{centre.id}", carol.last().message_id)
+    carol.press_data(RelayAlert(number, centre.id).pack(), carol.last().message_id)
     await commune.emu.wait_until(lambda: any(
         c.method == "answerCallbackQuery" and fr("denied.referents_only") in str(
             c.params.get("text", "")) for c in commune.emu.calls))
@@ -129,10 +135,10 @@ async def test_poll_added_up_across_groups_then_closed_everywhere(
         copies = await store.broadcasts.poll_copies(number)
         return [sum(c.counts[i] for c in copies) for i in range(3)]
 
-    for _ in range(50):
-        if await counted() == [3, 0, 2]:
-            break
-        await asyncio.sleep(0.1)
+    async def all_counted() -> bool:
+        return await counted() == [3, 0, 2]
+
+    await eventually(all_counted, what="the five votes counted")
     official.send_command("/resultats")
     shown = await official.wait_for(text=f"Sondage n°{number}")
     assert "5 réponse(s) dans 2 groupe(s)" in shown.text
@@ -141,12 +147,12 @@ async def test_poll_added_up_across_groups_then_closed_everywhere(
     for group in sectors.values():
         await emu.wait_until(lambda g=group: next(m for m in g.sent() if m.kind == "poll")
                              .poll["is_closed"])
-    official.press_data(f"bpc:{number}", shown.message_id)
+    official.press_data(ClosePoll(number).pack(), shown.message_id)
     await emu.wait_until(lambda: any(fr("broadcast.already_closed") in str(c.params.get("text"))
                                      for c in emu.calls if c.method == "answerCallbackQuery"))
     # A resident cannot close a poll, even with forged data.
     await started(commune.alice)
-    commune.alice.press_data(f"bpc:{number}", commune.alice.last().message_id)
+    commune.alice.press_data(ClosePoll(number).pack(), commune.alice.last().message_id)
     await emu.wait_until(lambda: any(fr("denied.officials_only") in str(c.params.get("text"))
                                      for c in emu.calls if c.method == "answerCallbackQuery"))
 
@@ -273,3 +279,31 @@ async def test_a_resident_who_blocked_the_bot_is_marked_then_skipped(
                                          timeout=10)
         assert expected in report.text
     assert (await services_of(vigie).store.people.get(carol.id)).blocked_bot
+
+
+async def test_a_restart_mid_compose_resumes_the_draft(
+    settings: Settings, commune: Commune
+) -> None:
+    """The bot stops while the official is choosing sectors: the draft (text, switches,
+    sectors) is kept with the conversation, so they carry on after the restart."""
+    official, emu = commune.official, commune.emu
+    async with running(build_application(settings)):
+        await link(commune, "Centre-bourg")
+        await write_broadcast(official, "/annonce", "Élagage des haies samedi matin.")
+        keyboard = await official.wait_for(text=fr("broadcast.ask_targets")[:30])
+        pin_on = fr("broadcast.switch_on", label=fr("broadcast.option.pin"))
+        official.press(fr("broadcast.switch_off", label=fr("broadcast.option.pin")),
+                       message_id=keyboard.message_id)
+        await emu.wait_until(lambda: pin_on in buttons_now(emu, keyboard))
+    async with running(build_application(settings)):
+        sector_on = fr("broadcast.sector_on", sector="Centre-bourg")
+        official.press(fr("broadcast.sector_off", sector="Centre-bourg"),
+                       message_id=keyboard.message_id)
+        await emu.wait_until(lambda: sector_on in buttons_now(emu, keyboard))
+        assert pin_on in buttons_now(emu, keyboard)
+        official.press(fr("broadcast.preview_button"), message_id=keyboard.message_id)
+        ready = await official.wait_for(text="Prêt à envoyer")
+        assert fr("broadcast.option.pin") in ready.text
+        number = await confirm_broadcast(official)
+        await commune.groups["Centre-bourg"].wait_for(text="Élagage des haies")
+        await official.wait_for(text=f"Envoi n°{number} (annonce) terminé", timeout=10)

@@ -17,19 +17,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
-from telegram.ext import Application
 
 from core import i18n
-from core.runtime.lifecycle import purge, services_of
+from core.runtime.lifecycle import purge
+from core.services import VigieApp, services_of
 from emulator import Person
 from handlers.dashboard import stats
 from handlers.dashboard.annual_report import AnnualReport, build
 from handlers.dashboard.charts import printable
 from handlers.dashboard.stats import Figures, InputError, Period
 from storage import NewReport, Store
-from storage.reports import CLOSED, DISMISSED, RECEIVED, RELAYED, TRIAGE, UNFOUNDED
+from storage.statuses import BroadcastKind, ReportStatus
+from testing.commune import make_referent, report
 from tests.conftest import Commune, fr
-from tests.test_reports import make_referent, members, report  # noqa: F401 - a fixture
 
 PARIS = ZoneInfo("Europe/Paris")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -39,14 +39,14 @@ DAY, MINUTE = 86400.0, 60.0
 # --- seeding -----------------------------------------------------------------------------
 
 async def seed(store: Store, sector: str, category: str, at: float, *,
-               path: tuple[tuple[str, float], ...] = (), untriaged: bool = False,
+               path: tuple[tuple[ReportStatus, float], ...] = (), untriaged: bool = False,
                triage: bool = False, reporter: int | None = None) -> int:
     """A report created at `at`, then moved along `path` ((status, minutes after `at`))."""
     found = await store.sectors.by_name(sector)
     assert found is not None
     created = await store.reports.create(
         NewReport(reporter, found.id, category, "now", "Texte libre du déclarant"),
-        TRIAGE if triage else RELAYED, None, untriaged=untriaged)
+        ReportStatus.TRIAGE if triage else ReportStatus.RELAYED, None, untriaged=untriaged)
     await store.db.execute("UPDATE reports SET created_at = ? WHERE id = ?", (at, created.id))
     await store.db.execute("UPDATE report_events SET at = ? WHERE report_id = ?",
                            (at, created.id))
@@ -58,13 +58,15 @@ async def seed(store: Store, sector: str, category: str, at: float, *,
     return created.id
 
 
-async def enrolled(store: Store, person: Person, sector: str, charter: bool) -> None:
-    found = await store.sectors.by_name(sector)
+async def enrolled(app: VigieApp, person: Person, sector: str, charter: bool) -> None:
+    """Enrolled in `sector`; `charter`: has accepted the charter in force."""
+    svc = services_of(app)
+    found = await svc.store.sectors.by_name(sector)
     assert found is not None
-    await store.people.ensure(person.id, "fr")
-    await store.people.enrol(person.id, found.id, None)
+    await svc.store.people.ensure(person.id, "fr")
+    await svc.store.people.enrol(person.id, found.id, None)
     if charter:
-        await store.charter.accept(person.id, 1, "fr")
+        await svc.store.charter.accept(person.id, svc.charter.version, "fr")
 
 
 async def posted(store: Store, sector: str, at: float) -> None:
@@ -74,34 +76,36 @@ async def posted(store: Store, sector: str, at: float) -> None:
                            (found.id, "t1", at))
 
 
-async def broadcast(store: Store, kind: str, sectors: list[str], at: float) -> None:
-    ids = [(await store.sectors.by_name(name)).id for name in sectors]  # type: ignore[union-attr]
+async def broadcast(store: Store, kind: BroadcastKind, sectors: list[str], at: float) -> None:
+    found = [await store.sectors.by_name(name) for name in sectors]
+    ids = [sector.id for sector in found if sector is not None]
+    assert len(ids) == len(sectors)
     await store.db.execute(
         "INSERT INTO broadcasts (kind, body, sector_ids, created_at) VALUES (?, ?, ?, ?)",
         (kind, "x", str(ids), at))
 
 
-async def seed_month(app: Application, commune: Commune) -> None:  # type: ignore[type-arg]
+async def seed_month(app: VigieApp, commune: Commune) -> None:
     """Five reports in the last 30 days, one 40 days ago; two members, one referent."""
     store, now = services_of(app).store, time.time()
     await seed(store, "Centre-bourg", "vehicle", now - 2 * DAY, untriaged=True,
-               path=((RECEIVED, 10),))
+               path=((ReportStatus.RECEIVED, 10),))
     await seed(store, "Centre-bourg", "vehicle", now - 3 * DAY,
-               path=((RECEIVED, 30), (CLOSED, 90)))
+               path=((ReportStatus.RECEIVED, 30), (ReportStatus.CLOSED, 90)))
     await seed(store, "Centre-bourg", "burglary", now - 4 * DAY, untriaged=True)
     await seed(store, "Les Hauts", "doorstep", now - 5 * DAY, triage=True,
-               path=((DISMISSED, 5),))
-    await seed(store, "Les Hauts", "vehicle", now - 6 * DAY, path=((UNFOUNDED, 120),))
-    await seed(store, "Centre-bourg", "vehicle", now - 40 * DAY, path=((RECEIVED, 1),))
-    await enrolled(store, commune.alice, "Centre-bourg", charter=True)
-    await enrolled(store, commune.bob, "Centre-bourg", charter=False)
+               path=((ReportStatus.DISMISSED, 5),))
+    await seed(store, "Les Hauts", "vehicle", now - 6 * DAY, path=((ReportStatus.UNFOUNDED, 120),))
+    await seed(store, "Centre-bourg", "vehicle", now - 40 * DAY, path=((ReportStatus.RECEIVED, 1),))
+    await enrolled(app, commune.alice, "Centre-bourg", charter=True)
+    await enrolled(app, commune.bob, "Centre-bourg", charter=False)
     await make_referent(app, commune, commune.carol, "Les Hauts")
     for sector, days in (("Centre-bourg", 1), ("Centre-bourg", 2), ("Les Hauts", 3),
                          ("Les Hauts", 50)):
         await posted(store, sector, now - days * DAY)
-    await broadcast(store, "notice", ["Centre-bourg"], now - DAY)
-    await broadcast(store, "alert", ["Les Hauts", "La Vallée"], now - DAY)
-    await broadcast(store, "poll", ["Les Hauts"], now - 60 * DAY)
+    await broadcast(store, BroadcastKind.NOTICE, ["Centre-bourg"], now - DAY)
+    await broadcast(store, BroadcastKind.ALERT, ["Les Hauts", "La Vallée"], now - DAY)
+    await broadcast(store, BroadcastKind.POLL, ["Les Hauts"], now - 60 * DAY)
 
 
 def line(message_text: str, start: str) -> str:
@@ -113,7 +117,7 @@ def line(message_text: str, start: str) -> str:
 # --- end to end --------------------------------------------------------------------------
 
 async def test_stats_match_a_hand_count_with_a_chart(
-    vigie: Application, commune: Commune  # type: ignore[type-arg]
+    vigie: VigieApp, commune: Commune
 ) -> None:
     await seed_month(vigie, commune)
     svc = services_of(vigie)
@@ -121,14 +125,16 @@ async def test_stats_match_a_hand_count_with_a_chart(
     figures = await stats.compute(svc.store, month, PARIS, None, svc.charter.version)
     assert figures.by_sector == {"Centre-bourg": 3, "La Vallée": 0, "Les Hauts": 2}
     assert figures.by_category == {"vehicle": 3, "burglary": 1, "doorstep": 1}
-    assert figures.by_status == {RECEIVED: 1, CLOSED: 1, RELAYED: 1, DISMISSED: 1,
-                                 UNFOUNDED: 1}
+    assert figures.by_status == {ReportStatus.RECEIVED: 1, ReportStatus.CLOSED: 1,
+                                 ReportStatus.RELAYED: 1, ReportStatus.DISMISSED: 1,
+                                 ReportStatus.UNFOUNDED: 1}
     assert (figures.relayed, figures.untriaged) == (4, 2)
     assert sorted(figures.answer_delays) == [600, 1800, 7200]  # 10 min, 30 min, 2 h
     assert figures.members == {"Centre-bourg": 2, "La Vallée": 0, "Les Hauts": 0}
     assert figures.referents == {"Centre-bourg": 0, "La Vallée": 0, "Les Hauts": 1}
     assert (figures.charter_accepted, figures.enrolled) == (1, 2)
-    assert figures.tips == 3 and figures.broadcasts == {"notice": 1, "alert": 1}
+    assert figures.tips == 3 and figures.broadcasts == {BroadcastKind.NOTICE: 1,
+                                                        BroadcastKind.ALERT: 1}
 
     official = commune.official
     official.send_command("/stats")
@@ -150,7 +156,7 @@ async def test_stats_match_a_hand_count_with_a_chart(
 
 
 async def test_referent_sees_only_their_sector_and_residents_are_refused(
-    vigie: Application, commune: Commune  # type: ignore[type-arg]
+    vigie: VigieApp, commune: Commune
 ) -> None:
     await seed_month(vigie, commune)
     carol = commune.carol
@@ -176,7 +182,7 @@ async def test_referent_sees_only_their_sector_and_residents_are_refused(
 
 
 async def test_bad_inputs_are_answered_and_nothing_is_sent(
-    vigie: Application, commune: Commune  # type: ignore[type-arg]
+    vigie: VigieApp, commune: Commune
 ) -> None:
     official, today = commune.official, stats.today_in(PARIS)
     shape = fr("dashboard.date_format")
@@ -205,12 +211,12 @@ async def test_bad_inputs_are_answered_and_nothing_is_sent(
 
 
 async def test_annual_report_is_a_pdf_without_small_counts(
-    vigie: Application, commune: Commune  # type: ignore[type-arg]
+    vigie: VigieApp, commune: Commune
 ) -> None:
     store = services_of(vigie).store
     year = stats.today_in(PARIS).year
-    await enrolled(store, commune.alice, "Centre-bourg", charter=True)
-    await enrolled(store, commune.bob, "Centre-bourg", charter=True)
+    await enrolled(vigie, commune.alice, "Centre-bourg", charter=True)
+    await enrolled(vigie, commune.bob, "Centre-bourg", charter=True)
     liaison = commune.liaison
 
     liaison.send_command("/rapport_annuel")  # nothing reported yet: a short PDF says so
@@ -223,7 +229,7 @@ async def test_annual_report_is_a_pdf_without_small_counts(
                                      "doorstep", 3), ("Les Hauts", "burglary", 1)):
         for _ in range(count):
             await seed(store, sector, category, new_year, reporter=commune.alice.id,
-                       path=((RECEIVED, 45),))
+                       path=((ReportStatus.RECEIVED, 45),))
     last_year = datetime(year - 1, 1, 1, 12, tzinfo=PARIS).timestamp()
     for _ in range(2):
         await seed(store, "Centre-bourg", "vehicle", last_year)
@@ -260,7 +266,7 @@ def pdf_text(commune: Commune, file: dict[str, str] | None) -> str:
 
 
 async def test_export_leaves_out_the_reporter_and_the_free_text(
-    vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
+    vigie: VigieApp, members: Commune
 ) -> None:
     alice, liaison, official = members.alice, members.liaison, members.official
     description = "Scooter rouge sans plaque devant le 12 rue des Lilas"
@@ -297,7 +303,7 @@ def period_of_30_days() -> dict[str, str]:
 
 
 async def test_journal_pages_filters_and_retention(
-    vigie: Application, commune: Commune  # type: ignore[type-arg]
+    vigie: VigieApp, commune: Commune
 ) -> None:
     store, admin = services_of(vigie).store, commune.admin
     for number in range(12):
@@ -329,6 +335,7 @@ async def test_journal_pages_filters_and_retention(
     assert services_of(vigie).settings.privacy.audit_retention_days == 365
     await store.db.execute("UPDATE audit_log SET at = ? WHERE subject = 'request:0'",
                            (time.time() - 366 * DAY,))
+    # purge() is a JobQueue callback: it reads only context.application.
     await purge(SimpleNamespace(application=vigie))  # type: ignore[arg-type]
     subjects = [entry["subject"] for entry in await store.audit.entries()]
     assert "request:0" not in subjects and "request:1" in subjects
@@ -396,7 +403,7 @@ def _figures(year: int, by_category: dict[str, int], delays: tuple[float, ...] =
              relayed: int = 0, untriaged: int = 0) -> Figures:
     total = sum(by_category.values())
     return Figures(Period(date(year, 1, 1), date(year, 12, 31)), True,
-                   {"Centre-bourg": total}, by_category, {"closed": total}, relayed,
+                   {"Centre-bourg": total}, by_category, {ReportStatus.CLOSED: total}, relayed,
                    untriaged, delays, {"Centre-bourg": 5}, {"Centre-bourg": 1}, 4, 5, 2)
 
 
@@ -419,8 +426,8 @@ def test_the_pdf_survives_any_sector_name() -> None:
              "Œ" * 64, "中文", "حي الوادي", "=cmd|' /C calc'!A0", "\u202e\u200b"]
     counts = {name: 3 + number for number, name in enumerate(names)}
     figures = Figures(Period(date(2026, 1, 1), date(2026, 6, 15)), True, counts,
-                      {"vehicle": 40, "other": 12}, {"closed": 52}, 52, 1, (60.0,) * 5,
-                      counts, {names[0]: 1}, 20, 52, 0, {"alert": 2})
+                      {"vehicle": 40, "other": 12}, {ReportStatus.CLOSED: 52}, 52, 1, (60.0,) * 5,
+                      counts, {names[0]: 1}, 20, 52, 0, {BroadcastKind.ALERT: 2})
     for language in ("fr", "en"):
         pdf = build(AnnualReport("Saint-Exemple {0} 🏰", 2026, figures, None, True, TODAY),
                     partial(i18n.t, language))

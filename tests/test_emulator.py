@@ -112,7 +112,7 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(
 ) -> None:
     alice = emu.create_user("Alice")
     poll = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.2)
+    await emu.wait_until(emu.long_polls_open)
     assert not poll.done()
     alice.send_text("bonjour")
     updates = await asyncio.wait_for(poll, timeout=2)
@@ -121,7 +121,7 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(
 
 async def test_a_second_get_updates_terminates_the_first(emu: TelegramEmulator, bot: Bot) -> None:
     older = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.2)
+    await emu.wait_until(emu.long_polls_open)
     async with Bot(emu.token, base_url=emu.base_url) as other_instance:
         assert await other_instance.get_updates(timeout=0) == ()
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):
@@ -480,26 +480,52 @@ async def test_group_limit_answers_429_with_retry_after(emu: TelegramEmulator, b
     official = emu.create_user("Mairie")
     group = emu.create_group("Secteur Nord", creator=official, supergroup=True)
     group.add_bot(by=official)
-    emu.limits = Limits(scale=20)  # 20 messages per 3 s in a group
+    emu.limits = Limits()  # Telegram's own: 20 messages per minute in a group
 
     for number in range(20):
         await bot.send_message(group.id, f"Alerte {number}")
     with pytest.raises(RetryAfter) as refused:
         await bot.send_message(group.id, "Alerte 20")
-    assert seconds(refused.value.retry_after) == 3
+    assert seconds(refused.value.retry_after) == 60
     async with httpx.AsyncClient() as client:
         raw = await client.post(
             f"{emu.base_url}{emu.token}/sendMessage", data={"chat_id": group.id, "text": "x"}
         )
     assert raw.status_code == 429
-    assert raw.json() == {
+    assert raw.json() == {  # whole seconds, an integer, as Telegram says them
         "ok": False,
         "error_code": 429,
-        "description": "Too Many Requests: retry after 3",
-        "parameters": {"retry_after": 3},
+        "description": "Too Many Requests: retry after 60",
+        "parameters": {"retry_after": 60},
     }
     assert len(group.sent()) == 20
     assert emu.stats.responses_429 == 2
+
+
+async def test_scaled_limits_announce_scaled_fractional_waits(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    alice = emu.create_user("Alice")
+    alice.send_command("/start")
+    emu.limits = Limits(scale=10)  # private chat: 4 at once, then one per 0.1 s
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(40):  # the burst, then the first refusal (however slow this machine)
+            raw = await client.post(f"{emu.base_url}{emu.token}/sendMessage",
+                                    data={"chat_id": alice.id, "text": "Info"})
+            if raw.status_code == 429:
+                break
+    # One Telegram second, scaled: 0.1 s, never a real second.
+    assert raw.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 0.1",
+        "parameters": {"retry_after": 0.1},
+    }
+    emu.faults.retry_after(seconds=3)  # forced 429s are scaled the same way
+    with pytest.raises(RetryAfter) as refused:
+        await bot.send_message(alice.id, "trop tôt")
+    assert seconds(refused.value.retry_after) == pytest.approx(0.3)
 
 
 async def test_global_limit_answers_429_beyond_30_per_second(
@@ -525,15 +551,16 @@ async def test_a_client_pacing_itself_at_the_limits_is_never_refused(
     group = emu.create_group("Secteur Nord", creator=official, supergroup=True)
     group.add_bot(by=official)
     alice.send_command("/start")
-    emu.limits = Limits(scale=60)  # group: 20 per 1 s; private: 4 then one per 1/60 s
+    emu.limits = Limits(scale=600)  # group: 20 per 0.1 s; private: 4 then one per 1/600 s
 
+    # The client paces itself with sleeps of exactly the limits' spacing: what is tested.
     for number in range(45):
         await bot.send_message(group.id, f"Alerte {number}")
-        await asyncio.sleep(1 / 20)
+        await asyncio.sleep(0.1 / 20)
     for number in range(24):
         await bot.send_message(alice.id, f"Info {number}")
         if number >= 3:
-            await asyncio.sleep(1 / 60)
+            await asyncio.sleep(1 / 600)
     assert emu.stats.responses_429 == 0
     assert (len(group.sent()), len(alice.inbox())) == (45, 24)
 
@@ -717,3 +744,25 @@ async def test_a_real_application_talks_to_people(emu: TelegramEmulator) -> None
     assert emu.callback_answers[0]["text"] == "Noté"
     with pytest.raises(TimeoutError, match=r"'jamais'(.|\n)*#2 BOT: 'Merci'  \[edited x1\]"):
         await alice.wait_for(text="jamais", timeout=0.05)
+
+
+async def test_reset_gives_a_fresh_world_on_the_same_port(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    first = emu.create_user("Alice")
+    first.send_command("/start")
+    await bot.send_message(first.id, "bonjour")
+    port, stale = emu.port, asyncio.create_task(bot.get_updates(timeout=10, offset=99))
+    await emu.wait_until(emu.long_polls_open)
+    emu.faults.outage("5xx")
+    emu.limits = Limits(scale=3)
+
+    emu.reset()
+    with pytest.raises(Conflict):  # a previous bot's long poll ends at once
+        await stale
+    assert (emu.port, emu.pending_updates(), emu.stats.responses_429) == (port, [], 0)
+    assert [(c.method, c.status) for c in emu.calls] == [("getUpdates", 409)]  # only that
+    assert emu.limits == Limits.off()  # the emulator's own limits again
+    again = emu.create_user("Bob")
+    assert again.id == first.id and again.inbox() == []  # ids start over, nothing kept
+    assert (await bot.get_me()).username == "vigie_test_bot"  # no outage any more

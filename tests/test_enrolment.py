@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,46 +13,12 @@ from core.charter import Charter
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
-from demo.scripts import enrol
-from emulator import Group, Person
+from handlers.enrolment.buttons import Decision, JoinDecision
 from storage import Message
+from testing.commune import centre_member, join_link, link, stored_values_matching
+from testing.fences import eventually
+from testing.scripts import enrol
 from tests.conftest import ROOT, Commune, fr
-
-
-async def link(commune: Commune, name: str, supergroup: bool = True) -> Group:
-    """The official creates a sector group, makes the bot admin and links it."""
-    if not commune.official.inbox():
-        # Telegram lets a bot write only to people who started it: so must the official.
-        commune.official.send_command("/start")
-        await commune.official.wait_for(text="Acceptez-vous cette charte")
-    group = commune.emu.create_group(f"Voisins {name}", creator=commune.official,
-                                     supergroup=supergroup)
-    group.add_bot(by=commune.official)
-    commune.official.send_command("/lier_secteur", args=name, chat=group)
-    await group.wait_for(text=fr("groups.linked", sector=name))
-    commune.groups[name] = group
-    return group
-
-
-def join_link(group: Group) -> str:
-    return str([x for x in group.invite_links() if x.get("creates_join_request")][-1]
-               ["invite_link"])
-
-
-async def centre_member(commune: Commune, person: Person) -> Group:
-    """`person` enrolled in Centre-bourg and let into its group by the official."""
-    centre = commune.groups.get("Centre-bourg") or await link(commune, "Centre-bourg")
-    await enrol(person, "Centre-bourg")
-    await join(commune, person, centre, commune.official)
-    return centre
-
-
-async def join(commune: Commune, person: Person, group: Group, decider: Person) -> None:
-    person.request_join(join_link(group))
-    await decider.wait_for(text="Demande pour rejoindre")
-    decider.press(fr("enrolment.approve"))
-    await person.wait_for(text="Bienvenue")
-    await commune.emu.wait_until(lambda: group.member_status(person) == "member")
 
 
 async def test_resident_from_start_to_approved_member(
@@ -152,7 +117,8 @@ async def test_only_referents_of_that_sector_or_officials_decide(
     commune.carol.press_data(data, commune.carol.last().message_id)  # forged from her chat
     await commune.emu.wait_until(lambda: any(
         a["text"] == fr("denied.referents_only") for a in commune.emu.callback_answers))
-    commune.carol.press_data("join:ok:999999", commune.carol.last().message_id)
+    forged = JoinDecision(999999, Decision.APPROVE).pack()  # no such request
+    commune.carol.press_data(forged, commune.carol.last().message_id)
     await commune.emu.wait_until(lambda: any(
         a["text"] == fr("fallback.stale_button") for a in commune.emu.callback_answers))
     assert centre.pending_requests() and centre.member_status(commune.alice) == "left"
@@ -165,11 +131,9 @@ async def test_charter_bump_is_told_once_and_gates_group_entry(
         await enrol(commune.alice, "Centre-bourg")
     charter_dir = tmp_path / "charter"
     charter_dir.mkdir()
-    for name in ("v1.fr.md", "v1.en.md"):
-        text = (ROOT / "charter" / name).read_text(encoding="utf-8")
-        (charter_dir / name).write_text(text)
-        (charter_dir / name.replace("v1", "v2")).write_text(text.replace("version: 1",
-                                                                         "version: 2"))
+    for language in ("fr", "nl", "en"):  # a commune's own text: a new version
+        text = (ROOT / "charter" / f"v2.FR.{language}.md").read_text(encoding="utf-8")
+        (charter_dir / f"v2.{language}.md").write_text(text + "\nUne clause de la commune.\n")
     app = build_application(settings)
     services_of(app).charter = Charter(charter_dir)
     async with running(app):
@@ -185,7 +149,9 @@ async def test_charter_bump_is_told_once_and_gates_group_entry(
         assert len(notices) == 1
         commune.alice.press(fr("charter.accept"))
         await commune.official.wait_for(text="Demande pour rejoindre")
-        assert await services_of(app).store.charter.latest_version(commune.alice.id) == 2
+        version = services_of(app).charter.version
+        assert version == 3  # the database numbered the changed text
+        assert await services_of(app).store.charter.latest_version(commune.alice.id) == version
 
 
 async def test_moving_sector_leaves_the_old_group(
@@ -308,12 +274,12 @@ async def test_group_upgrade_keeps_the_sector_linked(
     new_id = group.upgrade_to_supergroup()
     store = services_of(vigie).store
     await commune.emu.wait_until(lambda: new_id != old_id)
-    for _ in range(200):
+
+    async def relinked() -> bool:
         sector = await store.sectors.by_name("La Vallée")
-        if sector is not None and sector.chat_id == new_id:
-            break
-        await asyncio.sleep(0.02)
-    assert sector is not None and sector.chat_id == new_id
+        return sector is not None and sector.chat_id == new_id
+
+    await eventually(relinked, what="the sector follows its upgraded group")
     # A message queued for the old id still arrives, in the new supergroup.
     await services_of(vigie).outbox.send(Message(old_id, "sendMessage", {"text": "Avis"}, "test"))
     await group.wait_for(text="Avis")
@@ -352,23 +318,6 @@ async def test_location_inside_and_outside_the_polygons(
         assert person is not None and person.sector_id is not None
     assert not stored_values_matching(tmp_path / "vigie.db", lambda v: v in (48.5, 2.5) or (
         isinstance(v, str) and "48.5" in v))  # the location itself is never stored
-
-
-def stored_values_matching(path: Path, wanted: Callable[[object], bool]) -> list[str]:
-    """Every (table, column) of the database holding a value `wanted` accepts."""
-    import sqlite3
-
-    found = []
-    with sqlite3.connect(path) as conn:
-        tables = [row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            cursor = conn.execute(f"SELECT * FROM {table}")
-            columns = [d[0] for d in cursor.description]
-            for row in cursor:
-                found += [f"{table}.{c}" for c, value in zip(columns, row, strict=True)
-                          if wanted(value)]
-    return found
 
 
 async def test_exclusion_by_reply_and_reinstatement(

@@ -9,13 +9,10 @@ from telegram.ext import Application
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
-from storage import Message
+from handlers.enrolment.buttons import CharterAnswer, CharterChoice
+from testing.commune import text_message
+from testing.fences import row_settled
 from tests.conftest import LOG_FILE, TOKEN, Commune, fr
-
-
-def text_message(chat_id: int, text: str, key: str | None = None) -> Message:
-    return Message(chat_id=chat_id, method="sendMessage", payload={"text": text},
-                   purpose="test", dedupe_key=key)
 
 
 async def test_start_welcomes_then_charter_is_accepted_and_recorded(
@@ -90,7 +87,7 @@ async def test_bad_input_gets_a_short_answer_and_changes_nothing(
     await carol.wait_for(text=fr("fallback.text"))
     sent = carol.send_command("/aide")
     message_id = (await carol.wait_for(text=fr("help.title"))).message_id
-    carol.press_data("charter:yes:1' OR 1=1", message_id)
+    carol.press_data(CharterChoice(CharterAnswer.ACCEPT, 1).pack() + "' OR 1=1", message_id)
     await commune.emu.wait_until(lambda: len(commune.emu.callback_answers) == 1)
     answer = commune.emu.callback_answers[0]
     assert answer["show_alert"] and answer["text"] == fr("fallback.stale_button")
@@ -139,7 +136,7 @@ async def test_outbox_honours_429_and_delivers_once(
     svc = services_of(vigie)
     (row_id,) = await svc.outbox.send(text_message(alice.id, "Avis de la mairie"))
     await alice.wait_for(text="Avis de la mairie", timeout=10)
-    await _settled(svc, row_id)  # the answer is recorded just after the message shows
+    await row_settled(svc, row_id)  # the answer is recorded just after the message shows
     row = await svc.store.outbox.get(row_id)
     assert row is not None and row.status == "delivered" and row.message_id is not None
     assert emu.stats.responses_429 >= 1
@@ -157,7 +154,7 @@ async def test_blocked_bot_is_a_permanent_failure_not_retried(
     (row_id,) = await svc.outbox.send(text_message(bob.id, "hello"))
     await commune.emu.wait_until(lambda: any(
         c[0] == "sendMessage" and c[2] == 403 for c in commune.emu.calls))
-    await _settled(svc, row_id)
+    await row_settled(svc, row_id)
     row = await svc.store.outbox.get(row_id)
     assert row is not None and row.status == "failed"
     assert "blocked" in (row.last_error or "")
@@ -172,21 +169,10 @@ async def test_never_started_user_is_a_permanent_failure(
 ) -> None:
     svc = services_of(vigie)
     (row_id,) = await svc.outbox.send(text_message(commune.carol.id, "hello"))
-    await _settled(svc, row_id)
+    await row_settled(svc, row_id)
     row = await svc.store.outbox.get(row_id)
     assert row is not None and row.status == "failed"
     assert "initiate conversation" in (row.last_error or "")
-
-
-async def _settled(svc, row_id: int) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    for _ in range(300):
-        row = await svc.store.outbox.get(row_id)
-        if row is not None and row.status in ("delivered", "failed"):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"outbox row {row_id} never settled")
 
 
 async def test_restart_redrives_the_outbox_without_doubles(
@@ -206,7 +192,7 @@ async def test_restart_redrives_the_outbox_without_doubles(
         for n in range(3):
             await alice.wait_for(text=f"avis {n}", timeout=10)
         for row_id in (1, 2, 3):  # the last answer may still be on its way back
-            await _settled(services_of(app), row_id)
+            await row_settled(services_of(app), row_id)
         counts = await services_of(app).store.outbox.counts()
     texts = [m.text for m in alice.inbox()]
     assert [texts.count(f"avis {n}") for n in range(3)] == [1, 1, 1]

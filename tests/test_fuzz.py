@@ -3,8 +3,9 @@
 Texts in every script (right-to-left marks, zero-width joiners, emoji, 4,097 to 12,000
 characters), commands with random arguments (huge numbers, digits of other scripts),
 forged and stale buttons (random or empty callback data up to 64 bytes and beyond,
-well-formed data drawn from every registered pattern with random ids, and well-formed data
-pointing at real pending join requests, reports, applications, polls and alerts), photos
+well-formed data of every button kind in `core.buttons.Button.kinds` with random ids, and
+each kind with each of its choices pointing at real pending join requests, reports,
+applications, polls and alerts), photos
 announced at a terabyte, locations off the globe, messages whose chat type lies, known
 update types with garbage inside and messages missing fields; and, every run, every
 command with id-like arguments that are not ids (explicit examples). They go through
@@ -30,11 +31,14 @@ before and after:
   roles, join requests, applications, reports and their events, sectors, broadcasts, poll
   copies, alert relays, tips) is unchanged and still there;
 * a new row is theirs (their person, their application, their report, or a report of the
-  sector they are referent of);
-* a new outbox row is addressed to one of them, or is about their report or application;
+  sector they are referent of, what the bot removed or held of their messages and their
+  strikes; the bot's one-time note that it lacks a right in a group);
+* a new outbox row is addressed to one of them, or is about their report, application or
+  removed message;
   outbox rows of others are still there, unchanged but for the delivery columns;
-* a new audit entry has one of them as actor, or is about their report, or records an
-  erasure; older entries are unchanged unless they name one of them.
+* a new audit entry has one of them as actor, or is about them, their report or their
+  removed message, or records an erasure; older entries are unchanged unless they name one
+  of them.
 
     VIGIE_FUZZ_EXAMPLES=400 python3 dev.py test tests/test_fuzz.py -s   (default 60 batches)
 """
@@ -42,6 +46,7 @@ before and after:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import random
@@ -56,19 +61,21 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from telegram.ext import Application
 
-from bench.permission_matrix import ErrorLog, registered
 from core import i18n
+from core.buttons import field_names
 from core.commands import COMMANDS
 from core.runtime.application import build_application
-from core.runtime.lifecycle import running, services_of
+from core.runtime.lifecycle import running
+from core.screening import Finding
+from core.services import VigieApp, services_of
 from core.settings import SUPPORTED_LANGUAGES, Settings
-from demo.local import local_settings
 from emulator import Group, Limits, Person, TelegramEmulator
 from handlers.broadcast import domain as broadcasts
 from storage import NewBroadcast, NewReport
-from storage.reports import RELAYED, TRIAGE
+from storage.statuses import BroadcastKind, ModerationKind, PersonStatus, ReportStatus
+from testing.local import local_settings
+from testing.permission_matrix import ErrorLog, button_kinds, registered
 
 EXAMPLES = int(os.environ.get("VIGIE_FUZZ_EXAMPLES", "60"))
 BATCH = (20, 80)  # updates per example
@@ -84,7 +91,7 @@ class BotThread:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
-        self.app: Application | None = None  # type: ignore[type-arg]
+        self.app: VigieApp | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._failure: BaseException | None = None
@@ -174,14 +181,15 @@ def settings_for(emu: TelegramEmulator, folder: Path, people: dict[str, Person])
     })
 
 
-async def prepare(app: Application, commune: Commune) -> None:  # type: ignore[type-arg]
+async def prepare(app: VigieApp, commune: Commune) -> None:
     """Roles and real subjects, written as the flows would write them (those flows are
     tested end to end in test_enrolment, test_reports, test_broadcast)."""
     svc = services_of(app)
     store, version, people = svc.store, svc.charter.version, commune.people
     sector = {s.name: s.id for s in await store.sectors.active()}
 
-    async def person(role: str, status: str | None = None, home: str | None = None) -> int:
+    async def person(role: str, status: PersonStatus | None = None, home: str | None = None
+                     ) -> int:
         user_id = people[role].id
         await store.people.ensure(user_id, "fr")
         if home is not None:
@@ -193,8 +201,8 @@ async def prepare(app: Application, commune: Commune) -> None:  # type: ignore[t
 
     for role in ("official", "admin", "liaison"):
         await person(role)
-    await person("refused", "refused")
-    await person("excluded", "excluded")
+    await person("refused", PersonStatus.REFUSED)
+    await person("excluded", PersonStatus.EXCLUDED)
     await person("resident", home="Hauts")
     await store.referents.appoint(await person("referent", home="Centre"), sector["Centre"],
                                   people["official"].id)
@@ -202,48 +210,77 @@ async def prepare(app: Application, commune: Commune) -> None:  # type: ignore[t
                                   sector["Vallée"], people["official"].id)
     neighbour = await person("neighbour", home="Centre")
     applicant = await person("applicant", home="Centre")
-    await person("excluded_neighbour", "excluded")
+    await person("excluded_neighbour", PersonStatus.EXCLUDED)
     application = await store.referent_applications.submit(applicant, sector["Centre"],
                                                            "Je connais le quartier")
+    assert application is not None
     centre_chat = commune.groups[0].id
     requests = [await store.join_requests.open(await person(f"requester{n}"), centre_chat,
                                                sector["Centre"]) for n in range(3)]
 
-    async def report(reporter: int, home: str, status: str) -> int:
+    async def report(reporter: int, home: str, status: ReportStatus) -> int:
         made = await store.reports.create(
             NewReport(reporter_id=reporter, sector_id=sector[home], category="vehicle",
                       occurred="today", description="Camionnette blanche qui tourne"),
             status, time.time() + 86400)
         return made.id
 
-    triage = await report(neighbour, "Centre", TRIAGE)
-    relayed = await report(neighbour, "Centre", RELAYED)
-    own = await report(people["resident"].id, "Hauts", RELAYED)  # the fuzzing resident's
+    triage = await report(neighbour, "Centre", ReportStatus.TRIAGE)
+    relayed = await report(neighbour, "Centre", ReportStatus.RELAYED)
+    # the fuzzing resident's own report:
+    own = await report(people["resident"].id, "Hauts", ReportStatus.RELAYED)
     poll = await broadcasts.launch(svc, NewBroadcast(
-        kind="poll", author_id=people["official"].id, body="Un éclairage rue des Lilas ?",
+        kind=BroadcastKind.POLL, author_id=people["official"].id,
+        body="Un éclairage rue des Lilas ?",
         sector_ids=[sector["Centre"]], options=("Oui", "Non")), people["official"].id, "fr")
     alert = await broadcasts.launch(svc, NewBroadcast(
-        kind="alert", author_id=people["liaison"].id, body="Vols de câbles cette nuit",
+        kind=BroadcastKind.ALERT, author_id=people["liaison"].id,
+        body="Vols de câbles cette nuit",
         sector_ids=[sector["Centre"]], referents_only=True), people["liaison"].id, "fr")
-    commune.real_data = [
-        *(f"join:{v}:{r.id}" for r in requests for v in ("ok", "no")),
-        f"refapp:ok:{application}", f"refapp:no:{application}",
-        f"revoke:{people['referent'].id}:{sector['Centre']}",
-        f"revoke:{people['referent_elsewhere'].id}:{sector['Vallée']}",
-        *(f"tri:{triage}:{code}" for code in "fdq"), f"dis:{triage}:duplicate",
-        *(f"st:{report_id}:{code}" for report_id in (relayed, own) for code in "rpcu"),
-        f"wn:{relayed}", f"ct:{relayed}", f"ctr:{relayed}:y", f"ctr:{own}:y", f"ctr:{own}:n",
-        f"bpc:{poll.id}", f"ar:{alert.id}:{sector['Centre']}",
-        f"ar:{alert.id}:{sector['Vallée']}", *(f"move:{s}" for s in sector.values()),
-        *(f"sector:{s}" for s in sector.values()), f"charter:yes:{version}",
-        f"charter:no:{version}", "erase:yes", "leave:yes", "lang:en", "lang:fr",
-        "street:skip", "rep:ok", "rep:cat:vehicle", "rep:when:now", "rep:skip:photo",
-        "rep:keep", "bcc:send", "bct:all", "bct:next", "stats:90", "jr:0::",
-    ]
+    async def removal(author: int, home: str, chat_id: int) -> int:
+        text = "Le voisin du 12 est un voleur, tout le monde le sait"
+        made = await store.moderation.record(
+            sector_id=sector[home], chat_id=chat_id, message_id=None, author_id=author,
+            kind=ModerationKind.REMOVED, findings=[Finding.NAMED_PERSON], text=text,
+            author_text=text)
+        assert made is not None
+        return made.id
+
+    removed = await removal(neighbour, "Centre", centre_chat)
+    own_removal = await removal(people["resident"].id, "Hauts", commune.groups[1].id)
+    strike = await store.moderation.add_strike(neighbour, sector["Centre"], removed, 86400)
+    commune.real_data = real_buttons({
+        "report_id": [triage, relayed, own], "request_id": [r.id for r in requests],
+        "application_id": [application], "broadcast_id": [poll.id, alert.id],
+        "sector_id": list(sector.values()), "version": [version],
+        "user_id": [people["referent"].id, people["referent_elsewhere"].id],
+        "page": [0, 1], "person": [None, people["resident"].id],
+        "action_id": [removed, own_removal], "strike_id": [strike.id],
+    })
     commune.ids = [*(p.id for p in people.values()), *sector.values(), triage, relayed, own,
-                   poll.id, alert.id, application]
+                   poll.id, alert.id, application, removed, own_removal, strike.id]
+    # Well-formed data of every kind with random values; and any pattern a handler still
+    # spells by hand (no Button class yet).
     _, patterns = registered(app)
-    commune.patterns = sorted(patterns)
+    kinds = {kind.pattern().pattern for kind in button_kinds()}
+    commune.patterns = sorted(kinds | set(patterns))
+
+
+def real_buttons(subjects: dict[str, list[int | None]]) -> list[str]:
+    """Every button kind (`Button.kinds`), with each of its choices, pointing at real
+    subjects: a pending join request, a report awaiting triage, a poll... `subjects` names
+    what an id field holds, by the field's name; a kind with an id field of another name
+    stops the fuzz until prepare() names it."""
+    data: list[str] = []
+    for kind in button_kinds():
+        for values in kind.example_values():
+            ids = [name for name in field_names(kind) if values[name] == 1]
+            unknown = [name for name in ids if name not in subjects]
+            assert not unknown, (f"{kind.__name__}: the fuzz does not know what {unknown} "
+                                 "point at; name them in prepare()'s `subjects`")
+            for chosen in itertools.product(*(subjects[name] for name in ids)):
+                data.append(kind(**{**values, **dict(zip(ids, chosen, strict=True))}).pack())
+    return sorted(set(data))
 
 
 def build(emu: TelegramEmulator, folder: Path, bot_factory: Callable[[Settings], BotThread]
@@ -489,55 +526,78 @@ def key(table: str, row: dict[str, Any]) -> Any:
 
 OWNERS = {"people": "user_id", "charter_acceptances": "user_id", "referents": "user_id",
           "join_requests": "user_id", "referent_applications": "user_id",
-          "reports": "reporter_id", "conversation_data": "user_id"}
+          "reports": "reporter_id", "conversation_data": "user_id",
+          # what the bot removed or held of their own messages, and their strikes
+          "moderation_actions": "author_id", "strikes": "user_id"}
 # The inbox holds the updates themselves (erased once handled): it is not compared.
 NOT_COMPARED = {"inbox"}
+
+
+@dataclass
+class Rights:
+    """What a batch's senders may change: their own rows, their reports (and those of the
+    sector they are referent of), and what those point at."""
+
+    senders: set[int]
+    reports_ok: set[int]
+    refs_ok: set[str]
+
+    @classmethod
+    def of(cls, before: Snapshot, after: Snapshot, senders: set[int]) -> Rights:
+        old_reports = {r["id"] for r in before.get("reports", [])}
+        led = {r["sector_id"] for r in before.get("referents", []) if r["user_id"] in senders}
+        reports_ok = {r["id"] for r in before.get("reports", []) if r["reporter_id"] in senders}
+        reports_ok |= {r["id"] for r in after.get("reports", []) if r["id"] not in old_reports
+                       and (r["reporter_id"] in senders or r["sector_id"] in led
+                            or (r["reporter_id"] is None and r["purged_at"] is not None))}
+        # (the last: theirs, then erased)
+        applications = [*before.get("referent_applications", []),
+                        *after.get("referent_applications", [])]
+        removals = [*before.get("moderation_actions", []),
+                    *after.get("moderation_actions", [])]
+        refs_ok = ({f"report:{i}" for i in reports_ok}
+                   | {f"refapp:{r['id']}" for r in applications if r["user_id"] in senders}
+                   | {f"moderation:{r['id']}" for r in removals if r["author_id"] in senders}
+                   | {f"user:{sender}" for sender in senders})
+        return cls(senders, reports_ok, refs_ok)
+
+    def about_them(self, row: dict[str, Any]) -> bool:
+        blob = " ".join(str(value) for value in row.values())
+        return any(str(sender) in blob for sender in self.senders)
+
+    def theirs(self, table: str, row: dict[str, Any], new: bool) -> bool:
+        if table in OWNERS:
+            return row[OWNERS[table]] in self.senders or (table == "reports" and row["id"] in
+                                                          self.reports_ok)
+        if table == "report_events":
+            return row["report_id"] in self.reports_ok
+        if table == "outbox":
+            return row["chat_id"] in self.senders or row["ref"] in self.refs_ok or (
+                not new and self.about_them(row))  # an erasure removes what names them
+        if table == "audit_log":
+            if new:
+                return (row["actor_id"] in self.senders or row["subject"] in self.refs_ok
+                        or row["action"] == "person.erased")
+            return self.about_them(row) or row["subject"] in self.refs_ok
+        if table == "conversation_states":
+            return self.about_them(row)  # its key is (chat id, user id)
+        if table == "moderation_rights_told":
+            return new  # the bot's note that it lacks a right in a group, told there once
+        return False  # sectors, broadcasts, polls, alerts, tips: nobody here may touch them
 
 
 def violations(before: Snapshot, after: Snapshot, senders: set[int]) -> list[str]:
     """What changed that the senders had no right to change (see the module's docstring)."""
     found: list[str] = []
-    old_reports = {r["id"] for r in before.get("reports", [])}
-    led = {r["sector_id"] for r in before.get("referents", []) if r["user_id"] in senders}
-    reports_ok = {r["id"] for r in before.get("reports", []) if r["reporter_id"] in senders}
-    reports_ok |= {r["id"] for r in after.get("reports", []) if r["id"] not in old_reports and (
-        r["reporter_id"] in senders or r["sector_id"] in led
-        or (r["reporter_id"] is None and r["purged_at"] is not None))}  # theirs, then erased
-    applications = [*before.get("referent_applications", []),
-                    *after.get("referent_applications", [])]
-    refs_ok = ({f"report:{i}" for i in reports_ok}
-               | {f"refapp:{r['id']}" for r in applications if r["user_id"] in senders})
-
-    def about_them(row: dict[str, Any]) -> bool:
-        blob = " ".join(str(value) for value in row.values())
-        return any(str(sender) in blob for sender in senders)
-
-    def theirs(table: str, row: dict[str, Any], new: bool) -> bool:
-        if table in OWNERS:
-            return row[OWNERS[table]] in senders or (table == "reports" and row["id"] in
-                                                     reports_ok)
-        if table == "report_events":
-            return row["report_id"] in reports_ok
-        if table == "outbox":
-            return row["chat_id"] in senders or row["ref"] in refs_ok or (
-                not new and about_them(row))  # an erasure removes what names them
-        if table == "audit_log":
-            if new:
-                return (row["actor_id"] in senders or row["subject"] in refs_ok
-                        or row["action"] == "person.erased")
-            return about_them(row) or row["subject"] in refs_ok
-        if table == "conversation_states":
-            return about_them(row)  # its key is (chat id, user id)
-        return False  # sectors, broadcasts, polls, alerts, tips: nobody here may touch them
-
+    rights = Rights.of(before, after, senders)
     for table in sorted((set(before) | set(after)) - NOT_COMPARED):
         old = {key(table, r): r for r in before.get(table, [])}
         new = {key(table, r): r for r in after.get(table, [])}
         for k, row in old.items():
-            if new.get(k) != row and not theirs(table, row, new=False):
+            if new.get(k) != row and not rights.theirs(table, row, new=False):
                 found.append(f"{table}: {row} became {new.get(k)}")
         for k, row in new.items():
-            if k not in old and not theirs(table, row, new=True):
+            if k not in old and not rights.theirs(table, row, new=True):
                 found.append(f"{table}: new row {row}")
     return found
 

@@ -1,11 +1,11 @@
 """The permission matrix, end to end: every command in core.commands.COMMANDS and every
-button the application registers, for every role, in private, in a sector group and in an
-unlinked group, through the emulator to the real bot. Exactly the cells that
+button kind (core.buttons.Button.kinds), for every role, in private, in a sector group and
+in an unlinked group, through the emulator to the real bot. Exactly the cells that
 `permissions.check` allows act; every other one is refused with the reason it names.
 
-The engine and the one-command printer are in bench/permission_matrix.py
-(`python3 dev.py bench permission_matrix`); tests/test_permissions.py checks the table of
-rules itself, without the bot.
+The engine is testing/permission_matrix.py; `python3 dev.py bench permission_matrix`
+prints the table; tests/test_permissions.py checks the table of rules itself, without the
+bot.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.permission_matrix import KINDS, ROLES, run_matrix
+from core.buttons import Button
 from core.commands import COMMANDS
+from testing.permission_matrix import BUTTONS, KINDS, ROLES, button_kinds, run_matrix
 
 
 @pytest.mark.timeout(300)
@@ -29,6 +30,7 @@ async def test_exactly_the_allowed_roles_act_in_every_chat(tmp_path: Path) -> No
     # has a cell for every role in every kind of chat.
     labels = [row.label for row in matrix.rows]
     assert {f"/{cmd.name}" for cmd in COMMANDS} <= set(labels)
+    assert {kind.prefix for kind in Button.kinds.values()} <= set(labels)
     assert not matrix.uncovered_patterns and not matrix.stale_rows
     cells = {(r.row, r.role, r.kind) for r in matrix.results}
     assert len(cells) == len(matrix.results) == len(labels) * len(ROLES) * len(KINDS)
@@ -42,3 +44,11 @@ async def test_exactly_the_allowed_roles_act_in_every_chat(tmp_path: Path) -> No
     for result in matrix.results:
         if result.row in matrix.unregistered:
             assert result.answer == "fallback.unknown_command", result
+
+
+def test_every_button_kind_has_a_matrix_row() -> None:
+    """Quick, without the bot: a button class the matrix cannot point at a real subject
+    stops it (the slow test above then refuses to start, with the same message)."""
+    missing = [f"{kind.__module__}.{kind.__name__}" for kind in button_kinds()
+               if kind not in BUTTONS]
+    assert not missing, f"add these button kinds to testing/permission_matrix.BUTTONS: {missing}"

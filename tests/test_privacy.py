@@ -8,16 +8,10 @@ from pathlib import Path
 from telegram.ext import Application
 
 from core.runtime.lifecycle import services_of
-from demo.scripts import draft_report
+from testing.commune import make_referent, report, stored_values_matching
+from testing.fences import quiescent
+from testing.scripts import draft_report
 from tests.conftest import Commune, fr
-from tests.test_enrolment import stored_values_matching
-from tests.test_reliability import quiescent
-from tests.test_reports import (  # noqa: F401 - a fixture and helpers
-    make_referent,
-    members,
-    report,
-    started,
-)
 
 
 def mentions(user_id: int):  # type: ignore[no-untyped-def]
@@ -33,7 +27,7 @@ async def test_privacy_notice_names_the_controller_and_the_retention(
 
 
 async def test_my_data_is_a_complete_copy(
-    vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
+    vigie: Application, members: Commune  # type: ignore[type-arg]
 ) -> None:
     alice = members.alice
     report_id = await report(alice, "Scooter qui rôde sans plaque près du stade")
@@ -49,7 +43,7 @@ async def test_my_data_is_a_complete_copy(
 
 
 async def test_erasure_leaves_no_trace_and_keeps_anonymous_counts(
-    vigie: Application, members: Commune, tmp_path: Path  # noqa: F811  # type: ignore[type-arg]
+    vigie: Application, members: Commune, tmp_path: Path  # type: ignore[type-arg]
 ) -> None:
     alice, emu = members.alice, members.emu
     centre = members.groups["Centre-bourg"]
@@ -77,7 +71,7 @@ async def test_erasure_leaves_no_trace_and_keeps_anonymous_counts(
 
 
 async def test_referent_must_give_up_the_role_first(
-    vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
+    vigie: Application, members: Commune  # type: ignore[type-arg]
 ) -> None:
     await make_referent(vigie, members, members.alice)
     store = services_of(vigie).store
@@ -87,7 +81,7 @@ async def test_referent_must_give_up_the_role_first(
 
 
 async def test_erasure_in_the_middle_of_a_report_draft_sends_nothing(
-    vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
+    vigie: Application, members: Commune  # type: ignore[type-arg]
 ) -> None:
     alice = members.alice
     summary = await draft_report(alice, "Voiture qui tourne depuis une heure")

@@ -19,38 +19,18 @@ from core.runtime.application import build_application
 from core.runtime.inbox import CONFLICT
 from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
-from demo.scripts import confirm_report, draft_report
 from emulator import TelegramEmulator
 from handlers.reports import domain
 from storage import NewReport, Store
 from storage.inbox import Incoming
+from testing.commune import centre_member, started, stored_values_matching, text_message
+from testing.fences import outbox_idle, quiescent, row_settled
+from testing.scripts import confirm_report, draft_report
 from tests.conftest import Commune, fr
-from tests.test_enrolment import centre_member, stored_values_matching
-from tests.test_foundation import _settled, text_message
-from tests.test_reports import members, started  # noqa: F401 - a fixture and a helper
 
-
-async def quiescent(app: Application, emu: TelegramEmulator,  # type: ignore[type-arg]
-                    seconds: float = 10.0) -> None:
-    """Every update Telegram holds is stored and handled (the inbox then keeps no contents)."""
-    store = services_of(app).store
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    # Telegram first: once it holds nothing unconfirmed, everything is in the inbox.
-    while emu.pending_updates() or (await store.inbox.counts())["pending"]:
-        if loop.time() > deadline:
-            raise TimeoutError("updates are still waiting to be handled")
-        await asyncio.sleep(0.02)
-
-
-async def outbox_idle(app: Application) -> None:  # type: ignore[type-arg]
-    store = services_of(app).store
-    for _ in range(500):
-        counts = await store.outbox.counts()
-        if not counts.get("pending") and not counts.get("sending"):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"outbox still busy: {counts}")
+# Some tests start bot processes of their own: a private emulator each, so that a process
+# outliving a failed test cannot poll the next test's world.
+pytestmark = pytest.mark.own_emulator
 
 
 def free_port() -> int:
@@ -115,7 +95,7 @@ async def test_a_report_half_written_survives_a_restart(
 
 
 async def test_a_confirmation_handled_twice_stores_and_relays_one_report(
-    vigie: Application, members: Commune  # noqa: F811  # type: ignore[type-arg]
+    vigie: Application, members: Commune  # type: ignore[type-arg]
 ) -> None:
     svc = services_of(vigie)
     alice = await svc.store.people.get(members.alice.id)
@@ -141,7 +121,7 @@ async def test_a_send_whose_answer_is_lost_is_retried_once_and_counted(
     emu.faults.hold = 0.2  # the connection is closed unanswered after this
     emu.faults.fail_next("sendMessage", "timeout", after_processing=True)
     (first,) = await svc.outbox.send(text_message(alice.id, "Avis un"))
-    await _settled(svc, first)
+    await row_settled(svc, first)
     row = await svc.store.outbox.get(first)
     assert row is not None and row.status == "delivered" and row.uncertain == 1
     # It had arrived: the one retry doubled it. That is the price, and it is counted.
@@ -149,7 +129,7 @@ async def test_a_send_whose_answer_is_lost_is_retried_once_and_counted(
 
     emu.faults.fail_next("sendMessage", "timeout", times=2, after_processing=True)
     (second,) = await svc.outbox.send(text_message(alice.id, "Avis deux"))
-    await _settled(svc, second)
+    await row_settled(svc, second)
     row = await svc.store.outbox.get(second)
     assert row is not None and row.status == "failed"
     assert "uncertain twice" in (row.last_error or "")
@@ -159,7 +139,7 @@ async def test_a_send_whose_answer_is_lost_is_retried_once_and_counted(
 
 
 async def test_erasure_also_erases_a_draft_in_progress(
-    vigie: Application, members: Commune, tmp_path: Path  # noqa: F811  # type: ignore[type-arg]
+    vigie: Application, members: Commune, tmp_path: Path  # type: ignore[type-arg]
 ) -> None:
     alice = members.alice
     await draft_report(alice, "Voiture qui tourne depuis une heure")
@@ -229,7 +209,7 @@ async def test_a_second_instance_makes_the_bot_exit_with_one_line(
 ) -> None:
     config = write_config(tmp_path, emulator, emulator.create_user("Gendarme"))
     bot = await polling_bot(emulator, config, tmp_path / "bot.stderr")
-    await asyncio.sleep(0.5)  # its long poll is open
+    await emulator.wait_until(emulator.long_polls_open, timeout=30)  # it is listening
     async with httpx.AsyncClient() as client:  # another program polls with the same token
         await client.post(f"{emulator.base_url}{emulator.token}/getUpdates",
                           json={"timeout": 1}, timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from telegram.ext import Application
@@ -11,50 +10,28 @@ from telegram.ext import Application
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
 from core.settings import Settings
-from demo.scripts import confirm_report, draft_report, send_report
-from emulator import Person, SentMessage
-from handlers.reports.domain import CATEGORIES as CATEGORY_CODES
+from emulator import Person
+from handlers.reports.buttons import (
+    ContactAnswer,
+    ContactReply,
+    LiaisonStatus,
+    SetStatus,
+    Triage,
+    TriageDecision,
+    WarnSector,
+)
+from testing.commune import (
+    VEHICLE,
+    card_of,
+    centre_member,
+    make_referent,
+    report,
+    started,
+)
+from testing.scripts import confirm_report, draft_report
 from tests.conftest import Commune, fr
-from tests.test_enrolment import centre_member
 
-VEHICLE = fr("reports.category.vehicle")
 NOW = fr("reports.when.now")
-
-
-async def started(person: Person) -> None:
-    """Telegram lets the bot write only to people who wrote to it first."""
-    person.send_command("/aide")
-    await person.wait_for(text="/aide")
-
-
-async def report(person: Person, text: str, category: str = VEHICLE, **draft: Any) -> int:
-    """A whole report, sent; `category` by its French label as the tests read it."""
-    code = next(c for c in CATEGORY_CODES if fr(f"reports.category.{c}") == category)
-    return await send_report(person, text, category=code, **draft)
-
-
-async def make_referent(app: Application, commune: Commune,  # type: ignore[type-arg]
-                        person: Person, sector: str = "Centre-bourg") -> None:
-    """Appointed by the official (the appointment flow itself is tested in test_enrolment)."""
-    store = services_of(app).store
-    found = await store.sectors.by_name(sector)
-    assert found is not None
-    await store.people.ensure(person.id, person.language_code or "fr")
-    await store.referents.appoint(person.id, found.id, commune.official.id)
-
-
-def card_of(person: Person, report_id: int) -> SentMessage:
-    cards = [m for m in person.inbox() if f"Signalement n°{report_id}" in (m.text or "")]
-    assert len(cards) == 1, [m.text for m in person.inbox()]
-    return cards[0]
-
-
-@pytest.fixture
-async def members(vigie: Application, commune: Commune) -> Commune:  # type: ignore[type-arg]
-    for person in (commune.liaison, commune.official):
-        await started(person)
-    await centre_member(commune, commune.alice)
-    return commune
 
 
 async def test_report_reaches_the_liaison_and_each_status_reaches_the_reporter(
@@ -83,7 +60,8 @@ async def test_report_reaches_the_liaison_and_each_status_reaches_the_reporter(
     history = [status for status, _, _ in await store.reports.history(report_id)]
     assert history == ["created", "relayed", "received", "patrol_informed", "closed"]
 
-    liaison.press_data(f"st:{report_id}:r", card.message_id)  # a status set twice
+    liaison.press_data(SetStatus(report_id, LiaisonStatus.RECEIVED).pack(),  # set twice
+                       card.message_id)
     await members.emu.wait_until(lambda: any(
         "Impossible" in (a["text"] or "") for a in members.emu.callback_answers))
     alice.send_command("/mes_signalements")
@@ -114,7 +92,8 @@ async def test_referent_forwards_or_dismisses(
     alice.press(fr("reports.reason.out_of_scope"))
     await carol.wait_for(text=f"n°{second} a été classé")
     assert not any(f"n°{second}" in (m.text or "") for m in liaison.inbox())
-    alice.press_data(f"tri:{second}:f", alice.last().message_id)  # too late: classé
+    alice.press_data(Triage(second, TriageDecision.FORWARD).pack(),  # too late: classé
+                     alice.last().message_id)
     await members.emu.wait_until(lambda: any(
         a["text"] == fr("reports.already_handled") for a in members.emu.callback_answers))
 
@@ -220,7 +199,8 @@ async def test_not_enrolled_rate_limit_and_forged_liaison_button(
         report_id = await report(commune.alice, "Vélo volé devant la mairie")
         commune.alice.send_command("/signaler")
         await commune.alice.wait_for(text=fr("reports.rate_limited", limit=1))
-        commune.alice.press_data(f"st:{report_id}:c", commune.alice.last().message_id)
+        commune.alice.press_data(SetStatus(report_id, LiaisonStatus.CLOSED).pack(),
+                                 commune.alice.last().message_id)
         await commune.emu.wait_until(lambda: any(
             a["text"] == fr("denied.liaison_only") for a in commune.emu.callback_answers))
 
@@ -253,7 +233,7 @@ async def test_sector_warning_is_cleaned_and_contact_needs_the_reporters_consent
     notice = await centre.wait_for(text="Information de vigilance")
     assert fr("reports.category.doorstep") in notice.text
     assert "AB-123-CD" not in notice.text and "Lilas" not in notice.text  # facts stay private
-    liaison.press_data(f"wn:{report_id}", card.message_id)  # asked twice: sent once
+    liaison.press_data(WarnSector(report_id).pack(), card.message_id)  # asked twice: sent once
     await members.emu.wait_until(lambda: any(
         a["text"] == fr("reports.sector_not_warned") for a in members.emu.callback_answers))
     assert len([m for m in centre.sent() if "Information de vigilance" in (m.text or "")]) == 1
@@ -261,7 +241,8 @@ async def test_sector_warning_is_cleaned_and_contact_needs_the_reporters_consent
     liaison.press(fr("reports.ask_contact"))
     await alice.wait_for(text="La gendarmerie aimerait vous contacter")
     await started(members.carol)
-    members.carol.press_data(f"ctr:{report_id}:y", members.carol.last().message_id)  # not hers
+    members.carol.press_data(ContactReply(report_id, ContactAnswer.YES).pack(),  # not hers
+                            members.carol.last().message_id)
     await members.emu.wait_until(lambda: any(
         a["text"] == fr("denied.not_yours") for a in members.emu.callback_answers))
     alice.press(fr("reports.contact_yes"))

@@ -73,11 +73,14 @@ async def test_refuses_a_corrupt_file(tmp_path: Path) -> None:
 
 
 async def test_transaction_rolls_back_everything(store: Store) -> None:
-    with pytest.raises(RuntimeError):
+    async def fail_half_way() -> None:
         async with store.transaction():
             await store.people.ensure(1, "fr")
             await store.audit.record(1, "x")
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await fail_half_way()
     assert await store.people.get(1) is None
     assert await store.audit.entries() == []
 

@@ -3,7 +3,6 @@ restart, /conseil for residents and /conseils for officials."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
@@ -20,9 +19,9 @@ from emulator import Group
 from handlers.tips import catalogue
 from handlers.tips.schedule import latest_slot, pick, quiet_end
 from storage import TipOverride
+from testing.commune import link, started
+from testing.fences import eventually, jobs_idle, quiescent
 from tests.conftest import Commune, fr
-from tests.test_enrolment import link
-from tests.test_reports import started
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY = 86400.0
@@ -127,11 +126,11 @@ async def catch_up_done(app: Application) -> None:  # type: ignore[type-arg]
     """Wait until the start-up catch-up job has run (or there was none)."""
     jobs = app.job_queue
     assert jobs is not None
-    for _ in range(100):
-        if not [job for job in jobs.jobs() if job.name and job.name.endswith("catch-up")]:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("the catch-up job never ran")
+
+    async def fired() -> bool:
+        return not [job for job in jobs.jobs() if job.name and job.name.endswith("catch-up")]
+
+    await eventually(fired, what="the catch-up job has run")
 
 
 async def linked_groups(settings: Settings, commune: Commune) -> list[Group]:
@@ -149,7 +148,8 @@ async def test_a_missed_run_is_posted_once_across_restarts(
             await group.wait_for(lambda m: is_tip(m.text), since=None)
     async with running(build_application(missed)) as app:
         await catch_up_done(app)
-        await asyncio.sleep(0.3)  # time enough for a wrongful second post to arrive
+        await jobs_idle(app)  # the catch-up has run to its end: a wrongful post is queued
+        await quiescent(app, commune.emu)  # ... and sent
     assert [len(tip_posts(group)) for group in groups] == [1, 1]
 
 

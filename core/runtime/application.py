@@ -5,27 +5,29 @@ from __future__ import annotations
 
 import warnings
 from functools import partial
+from typing import cast
 
 from telegram import Bot
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from core import i18n
 from core.charter import Charter
 from core.geo import sector_polygons
 from core.runtime import lifecycle
 from core.runtime.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.runtime.persistence import SqlitePersistence
 from core.runtime.telegram_bot import VigieBot
-from core.services import CONTEXT_TYPES, KEY, Services
+from core.services import CONTEXT_TYPES, KEY, Services, VigieApp
 from core.settings import Settings
-from handlers import common, fallback, moderation, privacy
+from handlers import common, fallback, moderation, paperwork, privacy, reports
 from handlers.broadcast import domain as broadcasts
 from handlers.broadcast import flow as broadcast
+from handlers.broadcast.progress import ProgressSweep
 from handlers.dashboard import flow as dashboard
 from handlers.enrolment import groups, membership, onboarding, referents
 from handlers.reports import domain as report_domain
-from handlers.reports import flow as reports
 from handlers.tips import flow as tips
 from handlers.tips.schedule import TipSchedule
 from storage import Store
@@ -39,18 +41,21 @@ warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PT
 # conversations come before onboarding, so an official who has not answered the charter
 # question yet can still write a notice.
 FLOWS = (broadcast, onboarding, reports, membership, referents, moderation, privacy, groups,
-         tips, dashboard, common, fallback)
+         tips, dashboard, paperwork, common, fallback)
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> VigieApp:
     assert settings.telegram.token is not None
     token = settings.telegram.token.get_secret_value()
     api, files = settings.telegram.api_base_url, settings.telegram.files_url
     # Direct replies are rate-limited by PTB; the outbox paces itself (core/runtime/outbox.py).
     bot = VigieBot(token, base_url=api, base_file_url=files,
-                   rate_limiter=AIORateLimiter(max_retries=3))
+                   rate_limiter=direct_rate_limiter(settings.outbox.time_scale))
     store = Store(settings.storage.database)
-    app = (
+    i18n.use_profile(settings.commune)  # every text words this commune's scheme
+    # PTB's builder cannot express our context and job-queue types together; the cast
+    # states what CONTEXT_TYPES makes true at run time.
+    app = cast(VigieApp, (
         ApplicationBuilder()
         .bot(bot)
         .context_types(CONTEXT_TYPES)
@@ -63,14 +68,14 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .post_init(lifecycle.startup)
         .post_shutdown(lifecycle.shutdown)
         .build()
-    )
+    ))
     outbox_bot = Bot(token, base_url=api, base_file_url=files,
                      request=HTTPXRequest(connection_pool_size=MAX_IN_FLIGHT + 8))
     svc = Services(
         settings=settings,
         store=store,
         outbox=OutboxWorker(store, outbox_bot, settings.outbox),
-        charter=Charter(),
+        charter=Charter(settings=settings),
         sector_polygons=sector_polygons(settings.sectors),
     )
     app.bot_data[KEY] = svc
@@ -80,11 +85,18 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     return app
 
 
-def background(app: Application, svc: Services) -> None:  # type: ignore[type-arg]
+def direct_rate_limiter(time_scale: float) -> AIORateLimiter:
+    """PTB's limiter for direct replies, its windows shrunk by the outbox's time scale so
+    a scaled run (tests, demo, bench) waits scaled time; at scale 1, PTB's defaults."""
+    return AIORateLimiter(overall_time_period=1 / time_scale,
+                          group_time_period=60 / time_scale, max_retries=3)
+
+
+def background(app: VigieApp, svc: Services) -> None:
     """Everything that runs off the path of an update: what the outbox does when a row of
     a given purpose settles, and the repeating jobs. (The retention purge is armed at
     start-up: core/runtime/lifecycle.py.)"""
-    sweep = broadcasts.ProgressSweep(svc)
+    sweep = ProgressSweep(svc)
     svc.outbox.on_delivered[Purpose.BROADCAST] = sweep.copy_delivered
     svc.outbox.on_delivered[Purpose.POLL_STOP] = partial(broadcasts.on_poll_stopped, svc)
     svc.outbox.on_failed.append(sweep.copy_settled)
@@ -99,3 +111,12 @@ def background(app: Application, svc: Services) -> None:  # type: ignore[type-ar
                        name="triage_sweep")
     if svc.settings.tips.schedule:
         TipSchedule(svc).start(jobs)
+
+    async def relay_held(context: object) -> None:
+        await report_domain.relay_held(svc)
+
+    # Reports kept while no liaison was configured go out once one is (issue 12).
+    jobs.run_once(relay_held, when=0, name="relay_held")
+    # Three months before the protocol's three-year term, the officials are told once.
+    jobs.run_repeating(paperwork.renewal_reminder, interval=86400, first=5,
+                       name="protocol_renewal")

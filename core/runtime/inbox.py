@@ -56,7 +56,9 @@ INVALID_TOKEN = "Telegram refused the bot token (401/404): check VIGIE_TELEGRAM_
 
 
 def inbox_of(app: Application) -> UpdateInbox:  # type: ignore[type-arg]
-    return app.bot_data[INBOX_KEY]
+    inbox = app.bot_data[INBOX_KEY]
+    assert isinstance(inbox, UpdateInbox)
+    return inbox
 
 
 class UpdateInbox:
@@ -217,6 +219,7 @@ class UpdateInbox:
 
     def _parse(self, row: InboxRow) -> Update:
         try:
+            assert row.payload is not None  # an erased row never gets here (_handle)
             return Update.de_json(row.payload, self.app.bot)
         except Exception as error:
             # Stored by the webhook as received: handled as an empty update, so it is skipped.

@@ -1,26 +1,53 @@
 """Start and stop what lives beside PTB's Application: the store, the inbox, the outbox,
-the menus; and `serve`, the production run until SIGTERM (docs/reliability.md)."""
+the menus; and `serve`, the production run until SIGTERM (docs/reliability.md).
+
+A start either succeeds or fails with a `StartFailure`: one line (never the token) and the
+exit code bot.py documents. Telegram unreachable at start is not a failure: `connect`
+retries getMe with a growing delay, one log line per attempt.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import fcntl
+import random
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+from telegram import Bot
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackContext
 
-from core import logs, menus
-from core.runtime.inbox import INBOX_KEY, UpdateInbox, inbox_of
+from core import i18n, logs, menus
+from core.runtime import check
+from core.runtime.inbox import INBOX_KEY, INVALID_TOKEN, UpdateInbox, inbox_of
+from core.runtime.outbox import html_message
 from core.runtime.persistence import SqlitePersistence, conversation_timeouts
 from core.runtime.webhook import WebhookReceiver
-from core.services import services_of
+from core.services import Services, services_of
+from core.settings import Settings
+from storage.statuses import Purpose
 
 log = logs.get("lifecycle")
+
+# Exit codes (bot.py, README "Exit codes").
+EXIT_CONFIG, EXIT_ANOTHER_INSTANCE, EXIT_TOKEN, EXIT_DATABASE = 2, 3, 4, 5
+CONNECT_FIRST, CONNECT_MAX = 1.0, 60.0  # seconds between getMe attempts at start, doubling
+CHECKLIST_KEY = "checklist_digest"
+PRIVATE_TEXT_MAX = 4000
+
+
+class StartFailure(Exception):
+    """The bot cannot start or go on: `line` says what to do, `code` is the exit code."""
+
+    def __init__(self, code: int, line: str) -> None:
+        super().__init__(line)
+        self.code = code
+        self.line = line
 
 
 PURGE_EVERY = 6 * 3600
@@ -47,11 +74,36 @@ async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
                  audit_entries=audit)
 
 
+async def connect(bot: Bot, time_scale: float = 1.0) -> None:
+    """getMe until Telegram answers (the network may come up after the service starts).
+
+    A refused token ends the start (exit 4); PTB's InvalidToken text carries the token, so
+    it is never shown, only our own line."""
+    attempt = 0
+    while True:
+        try:
+            await bot.initialize()
+            return
+        except InvalidToken:
+            raise StartFailure(EXIT_TOKEN, INVALID_TOKEN) from None
+        except RetryAfter as error:
+            retry = error.retry_after
+            delay = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+        except TelegramError as error:
+            attempt += 1
+            delay = min(CONNECT_FIRST * 2 ** (attempt - 1), CONNECT_MAX) / time_scale
+            delay *= random.uniform(0.9, 1.1)
+            log.warning("telegram.unreachable", attempt=attempt, error=type(error).__name__,
+                        retry_in=round(delay, 2))
+        await asyncio.sleep(delay)
+
+
 async def startup(app: Application) -> None:  # type: ignore[type-arg]
     svc = services_of(app)
     await svc.store.open()
+    await svc.charter.sync(svc.store)  # the version people accept is the database's
     await svc.store.sectors.sync(sector.name for sector in svc.settings.sectors)
-    await svc.outbox.bot.initialize()
+    await connect(svc.outbox.bot, svc.settings.outbox.time_scale)
     await svc.outbox.start()
     await menus.publish(svc, app.bot)
     if app.job_queue is not None:
@@ -80,18 +132,26 @@ async def running(
     persistence = app.persistence if isinstance(app.persistence, SqlitePersistence) else None
     if persistence is not None:
         persistence.expire_after = conversation_timeouts(app)
-    await app.initialize()  # loads the persisted conversations
-    await startup(app)
-    await app.start()
+    svc.store.db.backup_folder = backup_folder(svc.settings)
+    await connect(app.bot, svc.settings.outbox.time_scale)
     inbox = UpdateInbox(app, svc.store, persistence)
     app.bot_data[INBOX_KEY] = inbox
     receiver = None
-    if svc.settings.telegram.mode == "webhook":
-        receiver = WebhookReceiver(inbox, svc.settings.telegram.webhook)
-        await inbox.start(poll_timeout=None)
-        await receiver.start(app.bot)
-    else:
-        await inbox.start(poll_timeout)
+    try:
+        await app.initialize()  # loads the persisted conversations
+        await startup(app)
+        await app.start()
+        if svc.settings.telegram.mode == "webhook":
+            receiver = WebhookReceiver(inbox, svc.settings.telegram.webhook)
+            await inbox.start(poll_timeout=None)
+            await listen(receiver, app.bot)
+        else:
+            await inbox.start(poll_timeout)
+    except BaseException:
+        # A start cut short closes what it opened, or the database's thread would keep
+        # the process alive after the failure was reported.
+        await _abandon(app, inbox, receiver)
+        raise
     try:
         yield app
     finally:
@@ -105,13 +165,45 @@ async def running(
         await shutdown(app)
 
 
+def backup_folder(settings: Settings) -> Path:
+    """Where `vigie backup` and the pre-migration copies go: configured, or beside the db."""
+    return settings.backup.folder or settings.storage.database.parent / "backups"
+
+
+async def listen(receiver: WebhookReceiver, bot: Bot) -> None:
+    hook = receiver.settings
+    try:
+        await receiver.start(bot)
+    except OSError as error:
+        raise StartFailure(EXIT_CONFIG, f"cannot listen on {hook.listen}:{hook.port}: "
+                           f"{error.strerror or error} (telegram.webhook.listen/port)") from None
+    except TelegramError as error:
+        raise StartFailure(EXIT_CONFIG, f"Telegram refused the webhook {receiver.url}: "
+                           f"{error.message} (telegram.webhook.public_url)") from None
+
+
+async def _abandon(app: Application, inbox: UpdateInbox,  # type: ignore[type-arg]
+                   receiver: WebhookReceiver | None) -> None:
+    steps = [inbox.stop(), app.stop(), app.shutdown(), shutdown(app)]
+    if receiver is not None:
+        steps.insert(0, receiver.stop())
+    for step in steps:
+        with contextlib.suppress(Exception):
+            await step
+
+
 @contextmanager
 def sole_user(database: Path) -> Iterator[bool]:
     """Hold an exclusive lock beside the database file while the bot runs; False when
     another Vigie already holds it. The kernel drops the lock when a process dies, even
     by SIGKILL. (A second instance on another machine is told by Telegram's 409.)"""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{database}.lock", "a+") as handle:
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(f"{database}.lock", "a+")  # noqa: SIM115 - held for the whole run
+    except OSError as error:
+        raise StartFailure(EXIT_DATABASE, f"cannot use the folder {database.parent}: "
+                           f"{error.strerror or error} (check its owner and mode)") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -121,15 +213,18 @@ def sole_user(database: Path) -> Iterator[bool]:
 
 
 async def serve(app: Application,  # type: ignore[type-arg]
-                poll_timeout: float = LONG_POLL_SECONDS) -> str | None:
-    """Run until SIGTERM or SIGINT (a clean stop: None), or until the bot cannot go on:
-    another Vigie uses this database, or Telegram answers 409 Conflict. Then return why,
-    in one line."""
+                poll_timeout: float = LONG_POLL_SECONDS) -> None:
+    """Run until SIGTERM or SIGINT (a clean stop), or raise StartFailure when the bot
+    cannot start or go on: another Vigie uses this database, Telegram answers 409
+    Conflict or refuses the token."""
     database = services_of(app).settings.storage.database
     with sole_user(database) as alone:
         if not alone:
-            return ALREADY_RUNNING.format(database=database)
-        return await _serve(app, poll_timeout)
+            raise StartFailure(EXIT_ANOTHER_INSTANCE, ALREADY_RUNNING.format(database=database))
+        failure = await _serve(app, poll_timeout)
+    if failure is not None:
+        code = EXIT_TOKEN if failure == INVALID_TOKEN else EXIT_ANOTHER_INSTANCE
+        raise StartFailure(code, failure)
 
 
 async def _serve(app: Application,  # type: ignore[type-arg]
@@ -141,9 +236,54 @@ async def _serve(app: Application,  # type: ignore[type-arg]
             loop.add_signal_handler(signum, stop.set)
     async with running(app, poll_timeout) as started:
         inbox = inbox_of(started)
+        checking = asyncio.create_task(announce_checklist(services_of(started), started.bot))
         waits = {asyncio.create_task(stop.wait()), asyncio.create_task(inbox.failed.wait())}
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for waiting in waits:
+        for waiting in [*waits, checking]:
             waiting.cancel()
         log.info("vigie.stopping", reason="signal" if stop.is_set() else "conflict")
     return inbox.failure
+
+
+async def announce_checklist(svc: Services, bot: Bot) -> check.Checklist | None:
+    """At start: each ✗ of the checklist as a warning in the log; the whole list to the
+    officials in private when it changed since the last start."""
+    try:
+        checklist = await check.run(svc.settings, bot, svc.store)
+    except Exception:
+        log.exception("check.not_run")
+        return None
+    for item in checklist.failures:
+        log.warning("check.failed", item=item.code, blocking=item.blocking)
+    digest = checklist.digest()
+    if await svc.store.db.get_meta(CHECKLIST_KEY) == digest:
+        return checklist
+    text = checklist_text(svc.settings, checklist, svc.settings.commune.language)
+    messages = [html_message(official, text, Purpose.CHECKLIST,
+                             dedupe_key=f"checklist:{digest}:{official}")
+                for official in svc.settings.roles.officials]
+    async with svc.store.transaction():
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.db.set_meta(CHECKLIST_KEY, digest)
+    svc.outbox.wake()
+    log.info("check.changed", failures=len(checklist.failures), officials_told=len(messages))
+    return checklist
+
+
+def checklist_text(settings: Settings, checklist: check.Checklist, language: str) -> str:
+    """The officials' message (HTML): what changed is the whole list, or only its ✗ lines
+    when a large commune's list would not fit in one message."""
+    def escape(text: str) -> str:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    head = [f"<b>{escape(i18n.t(language, 'check.title', commune=settings.commune.name))}</b>",
+            escape(i18n.t(language, "check.changed"))]
+    body = checklist.render(language)
+    if len(body) > PRIVATE_TEXT_MAX - 500:
+        body = "\n".join(item.render(language) for item in checklist.failures)
+    tail = ("check.blocked" if checklist.blocked else
+            "check.all_good" if not checklist.failures else None)
+    parts = [*head, escape(body)]
+    if tail is not None:
+        parts.append(escape(i18n.t(language, tail)))
+    return "\n\n".join(parts)[:PRIVATE_TEXT_MAX]

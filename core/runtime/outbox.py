@@ -243,31 +243,10 @@ class OutboxWorker:
             result = await self.bot.do_api_request(
                 row.method, api_kwargs={"chat_id": row.chat_id, **payload}
             )
-        except RetryAfter as error:
-            await self._later(row, _retry_after_seconds(error), "429 retry after", counted=False)
-        except ChatMigrated as error:
-            await self.store.migrate_chat(row.chat_id, error.new_chat_id)
-            log.info("outbox.chat_migrated", old=row.chat_id, new=error.new_chat_id)
-            await self.store.outbox.retry_at(row.id, time.time(), "chat migrated", False)
-        except Forbidden as error:
-            await self._give_up(row, f"forbidden: {error.message}")
-            if is_private(row.chat_id):
-                await self.store.people.mark_blocked(row.chat_id)
-        except BadRequest as error:
-            if "not modified" in error.message.lower():
-                await self.store.outbox.delivered(row.id, row.payload.get("message_id"))
-            else:
-                await self._give_up(row, f"bad request: {error.message}")
+        except TelegramError as error:
+            await self._refused(row, error)
         except LookupError as error:
             await self._give_up(row, str(error))
-        except TelegramError as error:
-            reason = f"{type(error).__name__}: {error.message}"
-            if isinstance(error, NetworkError):
-                self._telegram_unreachable()
-            if may_have_arrived(error):
-                await self._uncertain(row, reason)
-            else:
-                await self._backoff(row, reason)
         except Exception as error:
             log.exception("outbox.unexpected_error", row=row.id)
             await self._backoff(row, type(error).__name__)
@@ -280,6 +259,33 @@ class OutboxWorker:
         finally:
             self._busy.discard(row.chat_id)
             self.wake()
+
+    async def _refused(self, row: OutboxRow, error: TelegramError) -> None:
+        """Settle a row Telegram did not deliver, by what the error means (see the module
+        docstring). BadRequest is a NetworkError in PTB: it must be matched first."""
+        if isinstance(error, RetryAfter):
+            await self._later(row, _retry_after_seconds(error), "429 retry after", counted=False)
+        elif isinstance(error, ChatMigrated):
+            await self.store.migrate_chat(row.chat_id, error.new_chat_id)
+            log.info("outbox.chat_migrated", old=row.chat_id, new=error.new_chat_id)
+            await self.store.outbox.retry_at(row.id, time.time(), "chat migrated", False)
+        elif isinstance(error, Forbidden):
+            await self._give_up(row, f"forbidden: {error.message}")
+            if is_private(row.chat_id):
+                await self.store.people.mark_blocked(row.chat_id)
+        elif isinstance(error, BadRequest):
+            if "not modified" in error.message.lower():
+                await self.store.outbox.delivered(row.id, row.payload.get("message_id"))
+            else:
+                await self._give_up(row, f"bad request: {error.message}")
+        else:
+            reason = f"{type(error).__name__}: {error.message}"
+            if isinstance(error, NetworkError):
+                self._telegram_unreachable()
+            if may_have_arrived(error):
+                await self._uncertain(row, reason)
+            else:
+                await self._backoff(row, reason)
 
     async def _later(self, row: OutboxRow, delay: float, reason: str, counted: bool) -> None:
         loop = asyncio.get_running_loop()

@@ -24,13 +24,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
+from telegram.ext import BasePersistence, ConversationHandler, PersistenceInput
 
 from core import drafts, logs
 from storage import Store
 from storage.conversations import ConversationKey, DataWrite, StateWrite, Write
+
+if TYPE_CHECKING:
+    from core.services import VigieApp
 
 log = logs.get("persistence")
 
@@ -50,7 +53,7 @@ def _is_json(value: object) -> bool:
     return True
 
 
-def conversation_timeouts(app: Application) -> dict[str, float]:  # type: ignore[type-arg]
+def conversation_timeouts(app: VigieApp) -> dict[str, float]:
     """Each persistent conversation's timeout in seconds, by name: how long its rows live."""
     found: dict[str, float] = {}
     for handler in itertools.chain.from_iterable(app.handlers.values()):

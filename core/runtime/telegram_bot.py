@@ -18,7 +18,7 @@ from core import logs
 log = logs.get("telegram_bot")
 
 
-class VigieBot(ExtBot[None]):
+class VigieBot(ExtBot[int]):
     async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
         result = await super()._post(endpoint, *args, **kwargs)
         if endpoint == "getUpdates" and isinstance(result, list):

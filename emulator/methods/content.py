@@ -144,7 +144,7 @@ def publish(
     """Create the bot's message once the flood limits allow it (the only place they apply)."""
     wait = state.limiter.acquire(chat.id, chat.type == "private", time.monotonic())
     if wait > 0:
-        raise too_many_requests(wait)
+        raise too_many_requests(wait, state.limiter.limits.scale)
     if markup is not None and "inline_keyboard" in markup:
         # Telegram echoes only inline keyboards in the Message object.
         content["reply_markup"] = markup

@@ -48,7 +48,11 @@ def get_updates(state: State, params: Params) -> list[JSON]:
         remaining = deadline - time.monotonic()
         if pending or remaining <= 0 or state.stopped:
             return pending
-        state.changed.wait(remaining)
+        queue.waiting_polls += 1
+        try:
+            state.changed.wait(remaining)
+        finally:
+            queue.waiting_polls -= 1
 
 
 @method("setWebhook")

@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # before anything else of matplotlib: no display on a server
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
@@ -81,7 +82,7 @@ def bar_chart(panels: list[Panel], title: str = "") -> bytes:
     return buffer.getvalue()
 
 
-def _panel(ax, name: str, bars: Bars) -> None:  # type: ignore[no-untyped-def]
+def _panel(ax: Axes, name: str, bars: Bars) -> None:
     labels = ["\n".join(textwrap.wrap(printable(label), LABEL_WIDTH, max_lines=2,
                                       placeholder=" …")) for label, _ in bars]
     values = [value for _, value in bars]

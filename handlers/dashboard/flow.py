@@ -15,15 +15,18 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ChatAction
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import i18n, logs
 from core.commands import command
 from core.permissions import Action, staff_or_liaison
+from core.services import VigieApp
 from core.turn import Turn, guarded
 from handlers.dashboard import charts, stats
 from handlers.dashboard.annual_report import AnnualReport, build
+from handlers.dashboard.buttons import JournalPage, PeriodChoice, StatsPeriod
 from handlers.dashboard.stats import InputError, Period
+from storage.audit import AuditEntry
 from storage.stats import Scope
 
 log = logs.get("handlers.dashboard.flow")
@@ -59,7 +62,7 @@ async def _asked_period(turn: Turn) -> Period | None:
     try:
         return stats.parse_period(turn.args, _today(turn))
     except InputError as error:
-        await turn.reply(error.key, **error.values)
+        await turn.reply(error.key, None, **error.values)
         return None
 
 
@@ -72,8 +75,9 @@ async def show_stats(turn: Turn) -> None:
 
 @guarded(Action.STATS)
 async def stats_button(turn: Turn) -> None:
+    button = turn.button(StatsPeriod)
     await turn.answer()
-    await _send_stats(turn, stats.last_days(int(turn.data[1]), _today(turn)))
+    await _send_stats(turn, stats.last_days(button.days.days, _today(turn)))
 
 
 async def _send_stats(turn: Turn, period: Period) -> None:
@@ -82,8 +86,8 @@ async def _send_stats(turn: Turn, period: Period) -> None:
     names = await store.stats.sector_names()
     sectors = ", ".join(sorted(names.get(sector_id, "?") for sector_id in scope or ()))
     await turn.say(stats.stats_text(figures, sectors, turn.t), InlineKeyboardMarkup([[
-        InlineKeyboardButton(turn.t("dashboard.days_button", days=days),
-                             callback_data=f"stats:{days}") for days in stats.PERIOD_CHOICES
+        InlineKeyboardButton(turn.t("dashboard.days_button", days=choice.days),
+                             callback_data=StatsPeriod(choice).pack()) for choice in PeriodChoice
     ]]))
     log.info("dashboard.stats", days=period.days, whole_commune=scope is None,
              reports=figures.total)
@@ -103,7 +107,7 @@ async def annual_report(turn: Turn) -> None:
     try:
         year = stats.parse_year(turn.args, today)
     except InputError as error:
-        await turn.reply(error.key, **error.values)
+        await turn.reply(error.key, None, **error.values)
         return
     store, settings = turn.svc.store, turn.svc.settings
     period = stats.year_period(year, today)
@@ -151,7 +155,7 @@ async def export(turn: Turn) -> None:
     store, zone = turn.svc.store, _zone(turn)
     facts = await store.stats.reports(*period.bounds(zone), None)
     if not facts:
-        await turn.reply("dashboard.export_empty", **_dates(turn, period))
+        await turn.reply("dashboard.export_empty", None, **_dates(turn, period))
         return
     data = stats.export_csv(facts, await store.stats.sector_names(), zone, turn.t)
     name = f"vigie-signalements-{period.start.isoformat()}-{period.end.isoformat()}.csv"
@@ -193,10 +197,12 @@ async def journal(turn: Turn) -> None:
 
 @guarded(Action.AUDIT_LOG)
 async def journal_page(turn: Turn) -> None:
-    _, page, person, prefix = turn.data
+    button = turn.button(JournalPage)
+    if button.page < 0:  # never offered: forged
+        await turn.answer("fallback.stale_button", alert=True)
+        return
     await turn.answer()
-    text, markup = await _journal_page(turn, int(person) if person else None, prefix or None,
-                                       int(page))
+    text, markup = await _journal_page(turn, button.person, button.kind, button.page)
     await turn.edit(text, markup)
 
 
@@ -213,33 +219,34 @@ async def _journal_page(turn: Turn, person: int | None, prefix: str | None, page
     title = turn.t("dashboard.journal_title", first=first, last=first + len(entries) - 1,
                    total=total, filters=filters)
     lines = [title, "", *(_entry(turn, entry) for entry in entries)]
-    data = f"{'' if person is None else person}:{prefix or ''}"
     buttons = []
     if page > 0:
         buttons.append(InlineKeyboardButton(turn.t("dashboard.journal_newer"),
-                                            callback_data=f"jr:{page - 1}:{data}"))
+                                            callback_data=JournalPage(page - 1, person,
+                                                                      prefix).pack()))
     if first + len(entries) - 1 < total:
         buttons.append(InlineKeyboardButton(turn.t("dashboard.journal_older"),
-                                            callback_data=f"jr:{page + 1}:{data}"))
+                                            callback_data=JournalPage(page + 1, person,
+                                                                      prefix).pack()))
     return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-def _entry(turn: Turn, entry: dict[str, object]) -> str:
-    at = datetime.fromtimestamp(float(entry["at"]), _zone(turn))  # type: ignore[arg-type]
-    actor = entry["actor_id"]
-    what = " ".join(str(part) for part in (entry["action"], entry["subject"],
-                                           _details(entry["details"])) if part)
+def _entry(turn: Turn, entry: AuditEntry) -> str:
+    at = datetime.fromtimestamp(entry.at, _zone(turn))
+    actor = entry.actor_id
+    what = " ".join(str(part) for part in (entry.action, entry.subject,
+                                           _details(entry.details)) if part)
     return turn.t("dashboard.journal_line", what=what,
                   when=at.strftime(f"{turn.t('dashboard.date_format')} %H:%M"),
                   actor=turn.t("dashboard.journal_bot") if actor is None else actor)
 
 
-def _details(raw: object) -> str:
+def _details(raw: str | None) -> str:
     """The entry's details (ids and short codes, never free text), on one short line."""
     if not raw:
         return ""
     try:
-        details = json.loads(str(raw))
+        details = json.loads(raw)
     except ValueError:
         details = raw
     text = (", ".join(f"{key}={value}" for key, value in details.items())
@@ -247,12 +254,10 @@ def _details(raw: object) -> str:
     return text if len(text) <= DETAILS_MAX else text[:DETAILS_MAX - 1] + "…"
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: VigieApp) -> None:
     app.add_handler(CommandHandler(command(Action.STATS).names, show_stats))
-    choices = "|".join(str(days) for days in stats.PERIOD_CHOICES)
-    app.add_handler(CallbackQueryHandler(stats_button, pattern=rf"^stats:({choices})$"))
+    app.add_handler(CallbackQueryHandler(stats_button, pattern=StatsPeriod.pattern()))
     app.add_handler(CommandHandler(command(Action.ANNUAL_REPORT).names, annual_report))
     app.add_handler(CommandHandler(command(Action.EXPORT).names, export))
     app.add_handler(CommandHandler(command(Action.AUDIT_LOG).names, journal))
-    app.add_handler(CallbackQueryHandler(
-        journal_page, pattern=r"^jr:\d{1,6}:(-?\d{1,15})?:([a-z0-9_.]{1,32})?$"))
+    app.add_handler(CallbackQueryHandler(journal_page, pattern=JournalPage.pattern()))

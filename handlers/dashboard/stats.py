@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from handlers.dashboard.charts import printable
 from storage import Store
 from storage.stats import ReportFacts, Scope
+from storage.statuses import BroadcastKind
 
 Translate = Callable[..., str]
 
@@ -30,7 +31,7 @@ DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 366
 FIRST_YEAR = 2000
 SMALL = 3  # public documents show counts under this as "< 3"
-BROADCAST_KINDS = ("notice", "alert", "poll")
+BROADCAST_KINDS = tuple(BroadcastKind)  # notice, alert, poll: the order documents show
 
 
 class InputError(Exception):
@@ -83,7 +84,7 @@ def parse_date(text: str) -> date:
     """2026-03-31 or 31/03/2026: what an ISO-minded person and a French one would type."""
     for shape in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text, shape).date()
+            return datetime.strptime(text, shape).date()  # noqa: DTZ007 - a date, no time
         except ValueError:
             continue
     raise InputError("dashboard.bad_date", value=text[:20])
@@ -180,12 +181,13 @@ async def compute(store: Store, period: Period, zone: ZoneInfo, scope: Scope,
     )
 
 
-def _named(names: dict[int, str], active: list[int], counts: Mapping[int | None, int]
-           ) -> dict[str, int]:
+def _named(names: dict[int, str], active: list[int],
+           counts: Mapping[int, int] | Mapping[int | None, int]) -> dict[str, int]:
     """Counts keyed by sector name: every active sector of the scope (0 if quiet), plus any
     retired sector that still has something counted."""
     tally: Counter[int | None] = Counter({sector_id: 0 for sector_id in active})
-    tally.update(counts)
+    for sector_id, count in counts.items():
+        tally[sector_id] += count
     return {names.get(sector_id or 0, "?"): count for sector_id, count in tally.items()}
 
 
@@ -280,7 +282,7 @@ def stats_text(figures: Figures, sectors: str, t: Translate) -> str:
           referents=figures.referents.get(name, 0)) for name, count in figures.members.items())),
         t("dashboard.charter", accepted=figures.charter_accepted, enrolled=figures.enrolled),
         t("dashboard.outreach", tips=figures.tips,
-          **{kind: figures.broadcasts.get(kind, 0) for kind in BROADCAST_KINDS})]
+          **{str(kind): figures.broadcasts.get(kind, 0) for kind in BROADCAST_KINDS})]
     return "\n".join(lines)
 
 

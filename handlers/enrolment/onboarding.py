@@ -6,17 +6,8 @@ as it is made, so the conversation only remembers which question comes next.
 
 from __future__ import annotations
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
+from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import (
-    Application,
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -28,10 +19,15 @@ from telegram.ext import (
 from core import geo, logs
 from core.commands import command
 from core.permissions import Action
+from core.services import VigieApp, VigieContext
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
-from handlers.enrolment import rules as enrolment
+from handlers.enrolment import domain
+from handlers.enrolment.buttons import CharterAnswer, CharterChoice, SectorPick, SkipStreet
+from handlers.enrolment.groups import is_muted, review_join, settle_join
+from handlers.enrolment.keyboards import charter_screens, sector_keyboard, street_keyboard
 from storage import Sector
+from storage.statuses import PersonStatus
 
 log = logs.get("handlers.enrolment.onboarding")
 
@@ -40,13 +36,13 @@ STREET_MAX = 80
 
 
 async def show_charter(turn: Turn) -> int:
-    for text, markup in enrolment.charter_screens(turn.svc, turn.language):
+    for text, markup in charter_screens(turn.svc, turn.language):
         await turn.say(text, markup)
     return CHARTER
 
 
 async def ask_sector(turn: Turn) -> int:
-    await turn.reply("enrolment.choose_sector", await enrolment.sector_keyboard(turn.svc, "sector"))
+    await turn.reply("enrolment.choose_sector", await sector_keyboard(turn.svc, SectorPick))
     if turn.svc.sector_polygons:
         location = ReplyKeyboardMarkup(
             [[KeyboardButton(turn.t("enrolment.share_location"), request_location=True)]],
@@ -59,11 +55,11 @@ async def ask_sector(turn: Turn) -> int:
 @guarded(Action.START)
 async def start(turn: Turn) -> int:
     person = await turn.svc.store.people.ensure(turn.actor.user_id, turn.language)
-    if person.status == "excluded":
+    if person.status == PersonStatus.EXCLUDED:
         await turn.reply("denied.excluded")
         return ConversationHandler.END
     await turn.reply("start.welcome", commune=turn.svc.settings.commune.name)
-    if not turn.actor.charter_current or person.status == "refused":
+    if not turn.actor.charter_current or person.status == PersonStatus.REFUSED:
         return await show_charter(turn)
     if turn.actor.is_member:
         await turn.reply("start.already_member")
@@ -73,34 +69,26 @@ async def start(turn: Turn) -> int:
 
 @guarded(Action.ACCEPT_CHARTER)
 async def answer_charter(turn: Turn) -> int:
-    _, verdict, version = turn.data
+    choice = turn.button(CharterChoice)
     store, user_id = turn.svc.store, turn.actor.user_id
     await turn.answer()
-    if int(version) != turn.svc.charter.version:
+    if choice.version != turn.svc.charter.version:
         await turn.reply("charter.outdated")
         return await show_charter(turn)
     person = await store.people.ensure(user_id, turn.language)
-    if verdict == "no":
-        async with store.transaction():
-            if person.status != "enrolled":
-                await store.people.set_status(user_id, "refused")
-            await store.audit.record(user_id, "charter.refused", version=int(version))
+    if choice.answer is CharterAnswer.REFUSE:
+        await domain.refuse_charter(store, person, choice.version)
         pending = await store.join_requests.pending_for(user_id)
         if pending is not None:
-            await enrolment.settle_join(turn.svc, turn.context.bot, pending, False, None,
-                                        "enrolment.join_needs_charter")
+            await settle_join(turn.svc, turn.context.bot, pending, False, None,
+                              "enrolment.join_needs_charter")
         await turn.reply("charter.refused")
         return ConversationHandler.END
-    async with store.transaction():
-        await store.charter.accept(user_id, int(version), turn.language)
-        await store.people.mark_charter_notice(user_id, int(version))
-        if person.status == "refused":
-            await store.people.set_status(user_id, "new")
-        await store.audit.record(user_id, "charter.accepted", version=int(version))
+    await domain.accept_charter(store, person, choice.version, turn.language)
     await turn.reply("charter.accepted")
     pending = await store.join_requests.pending_for(user_id)
-    if person.status == "enrolled" or pending is not None:
-        if person.status != "enrolled" and pending is not None:
+    if person.status == PersonStatus.ENROLLED or pending is not None:
+        if person.status != PersonStatus.ENROLLED and pending is not None:
             # They asked to join this sector's group first: that is their sector.
             await store.people.enrol(user_id, pending.sector_id, None)
         return await finish(turn)
@@ -109,21 +97,16 @@ async def answer_charter(turn: Turn) -> int:
 
 async def enrol_in(turn: Turn, sector: Sector, confirmation: str) -> int:
     """Record the sector, then say so (never the other way round), then ask the street."""
-    async with turn.svc.store.transaction():
-        await turn.svc.store.people.enrol(turn.actor.user_id, sector.id, None)
-        await turn.svc.store.audit.record(turn.actor.user_id, "sector.chosen",
-                                          f"sector:{sector.id}")
+    await domain.choose_sector(turn.svc.store, turn.actor.user_id, sector)
     await turn.reply(confirmation, ReplyKeyboardRemove(), sector=sector.name)
-    await turn.reply("enrolment.ask_street", InlineKeyboardMarkup(
-        [[InlineKeyboardButton(turn.t("enrolment.skip_street"), callback_data="street:skip")]]
-    ), limit=STREET_MAX)
+    await turn.reply("enrolment.ask_street", street_keyboard(turn.language), limit=STREET_MAX)
     return STREET
 
 
 @guarded(Action.CHOOSE_SECTOR)
 async def choose_sector(turn: Turn) -> int | None:
     await turn.answer()
-    sector = await turn.svc.store.sectors.get(int(turn.data[1]))
+    sector = await turn.svc.store.sectors.get(turn.button(SectorPick).sector_id)
     if sector is None or not sector.active:
         await turn.reply("enrolment.unknown_sector")
         return None
@@ -138,7 +121,7 @@ async def locate(turn: Turn) -> int | None:
         polygons = turn.svc.sector_polygons.get(sector.name.casefold())
         if polygons and geo.contains(polygons, location.latitude, location.longitude):
             return await enrol_in(turn, sector, "enrolment.sector_found")
-    sectors = await enrolment.sector_keyboard(turn.svc, "sector")
+    sectors = await sector_keyboard(turn.svc, SectorPick)
     await turn.reply("enrolment.location_outside", sectors)
     return None
 
@@ -169,16 +152,16 @@ async def finish(turn: Turn) -> int:
     sector = await store.sectors.get(person.sector_id)
     assert sector is not None
     pending = await store.join_requests.pending_for(person.user_id)
-    if pending is None and sector.chat_id is not None and await enrolment.is_muted(
+    if pending is None and sector.chat_id is not None and await is_muted(
         turn.context.bot, sector.chat_id, person.user_id
     ):
         # Already in the group, muted because a neighbour added them: review them as a request.
         pending = await store.join_requests.open(person.user_id, sector.chat_id, sector.id)
     if pending is not None:
         await turn.reply("enrolment.request_under_review")
-        await enrolment.review_join(turn.svc, turn.context.bot, pending)
+        await review_join(turn.svc, turn.context.bot, pending)
         return ConversationHandler.END
-    await turn.say(await enrolment.invite_text(turn.svc, turn.language, sector))
+    await turn.say(domain.invite_text(turn.language, sector))
     return ConversationHandler.END
 
 
@@ -187,7 +170,7 @@ async def expect_choice(turn: Turn) -> None:
     await turn.reply("enrolment.use_buttons")
 
 
-async def charter_notice(update: Update, context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def charter_notice(update: Update, context: VigieContext) -> None:
     """A member whose accepted charter is outdated is told once, at their next interaction."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or chat.type != chat.PRIVATE:
@@ -195,7 +178,8 @@ async def charter_notice(update: Update, context: CallbackContext) -> None:  # t
     svc = context.svc
     person = await svc.store.people.get(user.id)
     version = svc.charter.version
-    if person is None or person.status != "enrolled" or person.charter_notice_version >= version:
+    if (person is None or person.status != PersonStatus.ENROLLED
+            or person.charter_notice_version >= version):
         return
     if (await svc.store.charter.latest_version(user.id) or 0) >= version:
         return
@@ -205,9 +189,9 @@ async def charter_notice(update: Update, context: CallbackContext) -> None:  # t
     await show_charter(turn)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: VigieApp) -> None:
     private = filters.ChatType.PRIVATE
-    charter_button = CallbackQueryHandler(answer_charter, pattern=r"^charter:(yes|no):\d{1,4}$")
+    charter_button = CallbackQueryHandler(answer_charter, pattern=CharterChoice.pattern())
     cancel_handler = CommandHandler(command(Action.CANCEL).names, cancel_conversation)
     app.add_handler(TypeHandler(Update, charter_notice), group=-50)
     app.add_handler(ConversationHandler(
@@ -215,9 +199,9 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
                       charter_button],
         states={
             CHARTER: [charter_button],
-            SECTOR: [CallbackQueryHandler(choose_sector, pattern=r"^sector:\d{1,9}$"),
+            SECTOR: [CallbackQueryHandler(choose_sector, pattern=SectorPick.pattern()),
                      MessageHandler(filters.LOCATION & private, locate)],
-            STREET: [CallbackQueryHandler(skip_street, pattern=r"^street:skip$"),
+            STREET: [CallbackQueryHandler(skip_street, pattern=SkipStreet.pattern()),
                      MessageHandler(filters.TEXT & ~filters.COMMAND & private, street)],
         },
         fallbacks=[cancel_handler,

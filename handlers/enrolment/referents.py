@@ -6,13 +6,10 @@ the custom title "Référent" so neighbours know whom to ask.
 
 from __future__ import annotations
 
-from html import escape
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -22,13 +19,17 @@ from telegram.ext import (
 
 from core import i18n, logs, menus
 from core.commands import command
+from core.notify import mention, notify
 from core.permissions import Action
 from core.runtime.outbox import html_message
-from core.services import Services
+from core.services import Services, VigieApp
 from core.turn import Turn, guarded
 from handlers.common import cancel_conversation
-from handlers.enrolment import rules as enrolment
+from handlers.enrolment import domain
+from handlers.enrolment.buttons import Decision, ReferentDecision, RevokeReferent
+from handlers.enrolment.keyboards import revoke_rows
 from storage import ReferentApplication, ReferentRole
+from storage.statuses import PersonStatus, Purpose, RequestStatus
 
 log = logs.get("handlers.enrolment.referents")
 
@@ -61,38 +62,27 @@ async def motivation(turn: Turn) -> int | None:
     await svc.store.audit.record(user_id, "referent.applied", f"sector:{turn.actor.sector_id}")
     sector = await svc.store.sectors.get(turn.actor.sector_id)
     assert sector is not None
-    cards = []
-    for official in dict.fromkeys([*svc.settings.roles.officials, *svc.settings.roles.admins]):
-        language = await enrolment.language_of(svc, official)
-        card = i18n.t(language, "referents.card", sector=escape(sector.name),
-                      motivation=escape(text), person=enrolment.mention(user_id, language))
-        buttons = [[(i18n.t(language, "enrolment.approve"), f"refapp:ok:{application_id}"),
-                    (i18n.t(language, "enrolment.decline"), f"refapp:no:{application_id}")]]
-        cards.append(html_message(official, card, "referent_card", f"refapp:{application_id}",
-                                  buttons=buttons))
-    await svc.outbox.send(*cards)
+    await svc.outbox.send(*await domain.referent_cards(svc, application_id, user_id, sector, text))
     await turn.reply("referents.applied")
     return ConversationHandler.END
 
 
 async def load_application(turn: Turn) -> ReferentApplication | None:
-    return await turn.svc.store.referent_applications.get(int(turn.data[2]))
+    return await turn.svc.store.referent_applications.get(
+        turn.button(ReferentDecision).application_id)
 
 
 async def appoint(svc: Services, turn: Turn, user_id: int, sector_id: int) -> None:
     """Make someone a referent: record, tell them, announce, give the title if possible."""
     store, bot = svc.store, turn.context.bot
-    async with store.transaction():
-        await store.referents.appoint(user_id, sector_id, turn.actor.user_id)
-        await store.audit.record(turn.actor.user_id, "referent.appointed", f"user:{user_id}",
-                                 sector=sector_id)
+    await domain.appoint_referent(store, user_id, sector_id, turn.actor.user_id)
     sector = await store.sectors.get(sector_id)
     assert sector is not None
-    await enrolment.notify(svc, user_id, "referents.appointed_dm", "referent", sector=sector.name)
+    await notify(svc, user_id, "referents.appointed_dm", Purpose.REFERENT, sector=sector.name)
     if sector.chat_id is not None:
         language = svc.settings.commune.language
-        text = i18n.t(language, "referents.announce", person=enrolment.mention(user_id, language))
-        await svc.outbox.send(html_message(sector.chat_id, text, "referent_announce"))
+        text = i18n.t(language, "referents.announce", person=mention(user_id, language))
+        await svc.outbox.send(html_message(sector.chat_id, text, Purpose.REFERENT_ANNOUNCE))
         try:
             await bot.promote_chat_member(sector.chat_id, user_id, can_delete_messages=True,
                                           can_pin_messages=True)
@@ -106,10 +96,11 @@ async def appoint(svc: Services, turn: Turn, user_id: int, sector_id: int) -> No
 @guarded(Action.DECIDE_REFERENT, subject=load_application)
 async def decide_application(turn: Turn) -> None:
     application: ReferentApplication = turn.subject
-    approve = turn.data[1] == "ok"
+    approve = turn.button(ReferentDecision).decision is Decision.APPROVE
     store = turn.svc.store
     if not await store.referent_applications.decide(
-        application.id, "approved" if approve else "declined", turn.actor.user_id
+        application.id, RequestStatus.APPROVED if approve else RequestStatus.DECLINED,
+        turn.actor.user_id,
     ):
         await turn.answer("referents.already_decided", alert=True)
         return
@@ -119,8 +110,7 @@ async def decide_application(turn: Turn) -> None:
     else:
         await store.audit.record(turn.actor.user_id, "referent.declined",
                                  f"user:{application.user_id}")
-        await enrolment.notify(turn.svc, application.user_id, "referents.declined_dm",
-                               "referent")
+        await notify(turn.svc, application.user_id, "referents.declined_dm", Purpose.REFERENT)
     await turn.reply("referents.decided_approved" if approve else "referents.decided_declined")
 
 
@@ -134,11 +124,9 @@ async def manage(turn: Turn) -> None:
     lines, rows = [turn.t("referents.list_title")], []
     for sector in await store.sectors.active():
         referents = await store.referents.of_sector(sector.id)
-        names = ", ".join(enrolment.mention(r, turn.language) for r in referents)
+        names = ", ".join(mention(r, turn.language) for r in referents)
         lines.append(f"• {sector.name} : {names or turn.t('referents.none')}")
-        rows += [[InlineKeyboardButton(turn.t("referents.revoke", sector=sector.name, n=i + 1),
-                                       callback_data=f"revoke:{r}:{sector.id}")]
-                 for i, r in enumerate(referents)]
+        rows += revoke_rows(turn.language, sector, referents)
     pending = await store.referent_applications.pending()
     lines.append(turn.t("referents.pending", count=len(pending)))
     lines.append(turn.t("referents.how_to_appoint"))
@@ -154,7 +142,7 @@ async def appoint_by_command(turn: Turn) -> None:
     sector = await store.sectors.by_name(" ".join(args[1:])) if len(args) >= 2 else None
     is_id = bool(args) and args[0].isascii() and args[0].isdigit() and len(args[0]) <= 16
     person = await store.people.get(int(args[0])) if is_id else None
-    if sector is None or person is None or person.status != "enrolled":
+    if sector is None or person is None or person.status != PersonStatus.ENROLLED:
         await turn.reply("referents.appoint_usage")
         return
     await appoint(turn.svc, turn, person.user_id, sector.id)
@@ -163,24 +151,21 @@ async def appoint_by_command(turn: Turn) -> None:
 
 async def load_role(turn: Turn) -> ReferentRole | None:
     """The referent role a revoke button names, if it still exists."""
-    return await turn.svc.store.referents.role(int(turn.data[1]), int(turn.data[2]))
+    button = turn.button(RevokeReferent)
+    return await turn.svc.store.referents.role(button.user_id, button.sector_id)
 
 
 @guarded(Action.MANAGE_REFERENTS, subject=load_role)
 async def revoke(turn: Turn) -> None:
     role: ReferentRole = turn.subject
-    store = turn.svc.store
-    async with store.transaction():
-        await store.referents.revoke(role.user_id, role.sector_id)
-        await store.audit.record(turn.actor.user_id, "referent.revoked", f"user:{role.user_id}",
-                                 sector=role.sector_id)
+    await domain.revoke_referent(turn.svc.store, role, turn.actor.user_id)
     await turn.answer()
-    await enrolment.notify(turn.svc, role.user_id, "referents.revoked_dm", "referent")
+    await notify(turn.svc, role.user_id, "referents.revoked_dm", Purpose.REFERENT)
     await menus.publish_for(turn.svc, turn.context.bot, role.user_id)
     await turn.reply("referents.revoked_done")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: VigieApp) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(ConversationHandler(
         entry_points=[CommandHandler(command(Action.APPLY_REFERENT).names, apply)],
@@ -191,6 +176,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         persistent=True,
         conversation_timeout=3600,
     ))
-    app.add_handler(CallbackQueryHandler(decide_application, pattern=r"^refapp:(ok|no):\d{1,9}$"))
+    app.add_handler(CallbackQueryHandler(decide_application,
+                                         pattern=ReferentDecision.pattern()))
     app.add_handler(CommandHandler(command(Action.MANAGE_REFERENTS).names, manage))
-    app.add_handler(CallbackQueryHandler(revoke, pattern=r"^revoke:\d{1,15}:\d{1,9}$"))
+    app.add_handler(CallbackQueryHandler(revoke, pattern=RevokeReferent.pattern()))

@@ -12,16 +12,42 @@ import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
+import holidays
 from vacances_scolaires_france import SchoolHolidayDates, UnsupportedYearException
 
+from core import i18n
+from core.settings import Settings
 from storage import TipOverride
 
-CATALOGUE = Path(__file__).resolve().parent.parent / "tips" / "catalogue.toml"
-TOPICS = ("cambriolage", "arnaques", "cybersecurite", "vehicules", "vacances", "vulnerables")
-CAMPAIGNS = ("otv", "fin_annee", "canicule")
+CATALOGUE = Path(__file__).resolve().parents[2] / "tips" / "catalogue.toml"
+
+
+class Topic(StrEnum):
+    """A tip's subject (catalogue key `tips.topic.<value>`; also typed after /conseil)."""
+
+    BURGLARY = "cambriolage"
+    SCAMS = "arnaques"
+    CYBER = "cybersecurite"
+    VEHICLES = "vehicules"
+    HOLIDAYS = "vacances"
+    VULNERABLE = "vulnerables"
+
+
+class Campaign(StrEnum):
+    """A seasonal campaign (catalogue key `tips.header.<value>`)."""
+
+    HOLIDAY_WATCH = "otv"  # Opération Tranquillité Vacances, before school holidays
+    YEAR_END = "fin_annee"
+    HEAT_WAVE = "canicule"
+
+
+COUNTRIES = frozenset({"FR", "BE"})
+TOPICS = tuple(Topic)
+CAMPAIGNS = tuple(Campaign)
 TEXT_MAX = 1000
 # End-of-year burglary season (early nightfall, presents at home) and the national
 # heat-wave watch period (veille saisonnière, 1 June - 15 September).
@@ -36,15 +62,18 @@ class TipsError(Exception):
 @dataclass(frozen=True)
 class Tip:
     id: str
-    topic: str
+    topic: str  # a Topic's value (an official's tip keeps whatever topic it was saved with)
     texts: dict[str, str]
     months: frozenset[int] = field(default_factory=frozenset)
-    campaign: str | None = None
+    campaign: Campaign | None = None
     retired: bool = False
     custom: bool = False
+    # Where the tip applies ("FR", "BE"); a shipped tip without `countries` is French.
+    countries: frozenset[str] = frozenset({"FR"})
 
     def text(self, language: str) -> str:
-        return self.texts.get(language) or self.texts["fr"]
+        # The profile's words: {police_number}, {force}, {home_watch}… (core/i18n.py).
+        return i18n.fill(language, self.texts.get(language) or self.texts["fr"])
 
     def in_season(self, today: dt.date) -> bool:
         return not self.months or today.month in self.months
@@ -54,12 +83,35 @@ def _tip(entry: dict[str, object]) -> Tip:
     topic, campaign = entry.get("topic"), entry.get("campaign")
     if topic not in TOPICS or (campaign is not None and campaign not in CAMPAIGNS):
         raise TipsError(f"tip {entry.get('id')!r}: unknown topic or campaign")
-    texts = {lang: str(entry[lang]).strip() for lang in ("fr", "en") if entry.get(lang)}
-    if set(texts) != {"fr", "en"} or any(len(t) > TEXT_MAX for t in texts.values()):
-        raise TipsError(f"tip {entry.get('id')!r}: needs fr and en, each under {TEXT_MAX}")
-    months = frozenset(int(m) for m in entry.get("months", ()))  # type: ignore[attr-defined]
-    return Tip(str(entry["id"]), str(topic), texts, months,
-               str(campaign) if campaign else None)
+    texts = {lang: str(entry[lang]).strip() for lang in ("fr", "en", "nl") if entry.get(lang)}
+    countries = frozenset(str(c) for c in entry.get("countries", ["FR"]))  # type: ignore[attr-defined]
+    needed = {"fr", "en", "nl"} if "BE" in countries else {"fr", "en"}
+    if (not needed <= set(texts) or not countries <= COUNTRIES
+            or any(len(t) > TEXT_MAX for t in texts.values())):
+        raise TipsError(f"tip {entry.get('id')!r}: needs {sorted(needed)}, each under "
+                        f"{TEXT_MAX}, and countries among {sorted(COUNTRIES)}")
+    months = entry.get("months", [])
+    if not isinstance(months, list):
+        raise TipsError(f"tip {entry.get('id')!r}: months must be a list")
+    return Tip(str(entry["id"]), str(topic), texts, frozenset(int(m) for m in months),
+               Campaign(str(campaign)) if campaign else None, countries=countries)
+
+
+def for_country(tips: Iterable[Tip], country: str) -> list[Tip]:
+    """The tips that apply in the commune's country (an official's own tips always do)."""
+    return [tip for tip in tips if tip.custom or country in tip.countries]
+
+
+def school_zone_of(settings: Settings) -> str | None:
+    """The school-holiday calendar of the holiday-watch campaign: a French zone ("A", "B",
+    "C") or a Belgian Community ("BE-French", "BE-Flemish", "BE-German": its Community,
+    else the one of the commune's language)."""
+    commune = settings.commune
+    if commune.country == "FR":
+        return settings.tips.school_zone
+    community = commune.school_community or ("Flemish" if commune.language == "nl"
+                                              else "French")
+    return f"BE-{community}"
 
 
 @cache
@@ -91,7 +143,7 @@ def merged(overrides: Iterable[TipOverride], base: Iterable[Tip] | None = None) 
 
 
 def choose(tips: list[Tip], history: dict[str, float], now: float, today: dt.date,
-           repeat_after: float, campaign: str | None = None) -> Tip | None:
+           repeat_after: float, campaign: Campaign | None = None) -> Tip | None:
     """The tip a group should get next: of the given campaign (None: a regular tip), not
     retired, one the group has not had within `repeat_after` seconds if any is left,
     never out of season if avoidable, tips for this time of year first, the longest
@@ -114,28 +166,33 @@ def _within(today: dt.date, window: tuple[tuple[int, int], tuple[int, int]]) -> 
 def holiday_starts(zone: str, years: Iterable[int]) -> list[dt.date]:
     """First day of each school holiday of the zone lasting a week or more (a long weekend
     such as the Ascension bridge does not call for a home-watch request)."""
-    calendar = SchoolHolidayDates()
     days: set[dt.date] = set()
-    for year in years:
-        try:
-            days.update(calendar.holidays_for_year_and_zone(year, zone))
-        except UnsupportedYearException:
-            continue
+    if zone.startswith("BE-"):  # Belgium: the Community's school holidays (`holidays`)
+        days.update(holidays.country_holidays("BE", subdiv=zone.removeprefix("BE-"),
+                                              years=list(years),
+                                              categories=(holidays.SCHOOL,)))
+    else:
+        calendar = SchoolHolidayDates()
+        for year in years:
+            try:
+                days.update(calendar.holidays_for_year_and_zone(year, zone))
+            except UnsupportedYearException:
+                continue
     week = [dt.timedelta(days=n) for n in range(7)]
     return sorted(day for day in days if day - dt.timedelta(days=1) not in days
                   and all(day + offset in days for offset in week))
 
 
-def campaigns_on(today: dt.date, zone: str | None, weeks_before: int) -> list[str]:
+def campaigns_on(today: dt.date, zone: str | None, weeks_before: int) -> list[Campaign]:
     """Seasonal campaigns running on `today`, most pressing first."""
-    running = []
+    running: list[Campaign] = []
     if zone is not None:
         horizon = today + dt.timedelta(weeks=weeks_before)
         starts = holiday_starts(zone, (today.year - 1, today.year, today.year + 1))
         if any(today < start <= horizon for start in starts):
-            running.append("otv")
+            running.append(Campaign.HOLIDAY_WATCH)
     if _within(today, HEAT_WATCH):
-        running.append("canicule")
+        running.append(Campaign.HEAT_WAVE)
     if _within(today, YEAR_END):
-        running.append("fin_annee")
+        running.append(Campaign.YEAR_END)
     return running

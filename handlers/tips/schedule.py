@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from telegram.ext import CallbackContext, JobQueue
+from telegram.ext import JobQueue
 
 from core import i18n, logs
 from core.runtime.outbox import html_message
-from core.services import Services
+from core.services import Services, VigieContext
 from core.settings import TipsSettings
 from handlers.tips import catalogue
 from storage.outbox import BULK
+from storage.statuses import Purpose
 
 log = logs.get("tips")
-PURPOSE = "tip"
 
 
 def quiet_end(moment: dt.datetime, quiet_hours: str | None) -> dt.datetime:
@@ -73,16 +74,16 @@ async def post_run(svc: Services, job: str, slot: float) -> int:
                 continue
             await store.tips.record_post(sector.id, tip.id)
             await store.outbox.enqueue([html_message(
-                sector.chat_id, tip_text(tip, language), PURPOSE, f"tip:{tip.id}",
+                sector.chat_id, tip_text(tip, language), Purpose.TIP, f"tip:{tip.id}",
                 dedupe_key=f"tip:{job}:{slot:.0f}:{sector.id}", priority=BULK)])
             posted += 1
     svc.outbox.wake()
-    log.info("tips.posted", job=job, groups=posted, campaigns=campaigns)
+    log.info("tips.posted", job=job, groups=posted, campaigns=[str(c) for c in campaigns])
     return posted
 
 
 def pick(tips: list[catalogue.Tip], history: dict[str, float], now: float, today: dt.date,
-         campaigns: list[str], settings: TipsSettings) -> catalogue.Tip | None:
+         campaigns: list[catalogue.Campaign], settings: TipsSettings) -> catalogue.Tip | None:
     """A campaign's tip when one is on and the group has not had it lately; else the next
     regular tip."""
     every = settings.campaign_every_days * 86400
@@ -103,6 +104,15 @@ def tip_text(tip: catalogue.Tip, language: str) -> str:
     return f"{i18n.t(language, key)}\n\n{escape(tip.text(language))}"
 
 
+@dataclass(frozen=True)
+class Run:
+    """A job's data: which expression, which slot, and whether to arm the next one."""
+
+    expr: str
+    slot: float
+    rearm: bool
+
+
 class TipSchedule:
     """One JobQueue job per cron expression, re-armed after each run."""
 
@@ -112,31 +122,33 @@ class TipSchedule:
         self.zone = ZoneInfo(svc.settings.commune.timezone)
         self.triggers = {expr: CronTrigger.from_crontab(expr, timezone=self.zone)
                          for expr in self.settings.schedule}
+        self.jobs: JobQueue[VigieContext] | None = None  # the application's, from start()
 
-    def start(self, jobs: JobQueue) -> None:  # type: ignore[type-arg]
+    def start(self, jobs: JobQueue[VigieContext]) -> None:
+        self.jobs = jobs
         now = dt.datetime.now(self.zone)
         grace = dt.timedelta(hours=self.settings.grace_hours)
         for expr, trigger in self.triggers.items():
             missed = latest_slot(trigger, now, grace)
             if missed is not None:  # posted now unless an earlier process already did
                 due = quiet_end(now, self.settings.quiet_hours)
-                jobs.run_once(self._run, when=due, data=(expr, missed.timestamp(), False),
+                jobs.run_once(self._run, when=due, data=Run(expr, missed.timestamp(), False),
                               name=f"tips:{expr}:catch-up")
             self._arm(jobs, expr, now)
 
-    def _arm(self, jobs: JobQueue, expr: str, after: dt.datetime) -> None:  # type: ignore[type-arg]
+    def _arm(self, jobs: JobQueue[VigieContext], expr: str, after: dt.datetime) -> None:
         slot = self.triggers[expr].get_next_fire_time(None, after + dt.timedelta(seconds=1))
         if slot is not None:
             due = quiet_end(slot, self.settings.quiet_hours)
-            jobs.run_once(self._run, when=due, data=(expr, slot.timestamp(), True),
+            jobs.run_once(self._run, when=due, data=Run(expr, slot.timestamp(), True),
                           name=f"tips:{expr}")
 
-    async def _run(self, context: CallbackContext) -> None:  # type: ignore[type-arg]
-        assert context.job is not None
-        expr, slot, rearm = context.job.data  # type: ignore[misc]
+    async def _run(self, context: VigieContext) -> None:
+        assert context.job is not None and isinstance(context.job.data, Run)
+        run = context.job.data
         try:
-            await post_run(self.svc, f"tips:{expr}", slot)
+            await post_run(self.svc, f"tips:{run.expr}", run.slot)
         finally:
-            if rearm:
-                self._arm(context.job_queue, expr,  # type: ignore[arg-type]
-                          dt.datetime.fromtimestamp(slot, self.zone))
+            if run.rearm and self.jobs is not None:
+                self._arm(self.jobs, run.expr,
+                          dt.datetime.fromtimestamp(run.slot, self.zone))

@@ -1,0 +1,125 @@
+"""Following a broadcast once it is queued: the outbox hooks that pin copies and record
+each group's poll, and the sweep that edits the author's progress message and, at the
+end, sends the delivery report exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.constants import ParseMode
+
+from core import logs
+from core.notify import language_of
+from core.runtime.outbox import html_message
+from core.runtime.pacing import is_private
+from core.services import Services, VigieContext
+from handlers.broadcast.rules import progress_text, report_text
+from storage import Broadcast, Message, OutboxRow
+from storage.broadcasts import broadcast_id
+from storage.statuses import BroadcastStatus, OutboxStatus, Purpose
+
+log = logs.get("broadcast")
+
+
+class ProgressSweep:
+    """Follows each broadcast's copies: pins them and records polls as they arrive, edits
+    the author's progress message as they go out, then sends the report.
+
+    Only changes are sent (an unchanged progress is not edited again), and the report is
+    sent once: `broadcasts.finish` succeeds for a single sweep. Besides the periodic run,
+    the copy that settles last triggers the final sweep at once, so the report does not
+    wait for the next tick.
+    """
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self._shown: dict[int, tuple[int, int]] = {}
+        self._left: dict[str, int] = {}  # copies not settled yet, by broadcast ref
+        self._known: dict[str, Broadcast] = {}
+
+    async def __call__(self, context: VigieContext | None = None) -> None:
+        """The periodic run (a JobQueue job)."""
+        for broadcast in await self.svc.store.broadcasts.sending():
+            await self._one(broadcast)
+
+    async def copy_delivered(self, row: OutboxRow, result: Any) -> None:
+        """After a copy arrived: pin it if asked (groups only), remember a poll's id."""
+        if isinstance(result, dict) and row.ref is not None and (
+                "poll" in result or not is_private(row.chat_id)):
+            broadcast = await self._broadcast(row.ref)
+            if broadcast is not None:
+                await self._after_delivery(broadcast, row, result)
+        await self.copy_settled(row)
+
+    async def _broadcast(self, ref: str) -> Broadcast | None:
+        # Read once per broadcast, not once per copy: the fields used here never change.
+        if ref not in self._known:
+            number = broadcast_id(ref)
+            found = None if number is None else await self.svc.store.broadcasts.get(number)
+            if found is None:
+                return None
+            self._known[ref] = found
+        return self._known[ref]
+
+    async def _after_delivery(self, broadcast: Broadcast, row: OutboxRow,
+                              result: dict[str, Any]) -> None:
+        poll = result.get("poll")
+        if poll is not None:
+            await self.svc.store.broadcasts.add_poll_copy(
+                poll["id"], broadcast.id, row.chat_id, result["message_id"],
+                len(poll["options"]))
+        if broadcast.pin and not is_private(row.chat_id):
+            await self.svc.outbox.send(Message(row.chat_id, "pinChatMessage", {
+                "message_id": result["message_id"], "disable_notification": broadcast.silent},
+                Purpose.BROADCAST_PIN, broadcast.ref, f"bc-pin:{broadcast.id}:{row.chat_id}"))
+
+    async def copy_settled(self, row: OutboxRow, *_: object) -> None:
+        """An outbox hook for each copy delivered or given up."""
+        if row.purpose != Purpose.BROADCAST or row.ref is None or row.ref not in self._left:
+            return
+        self._left[row.ref] -= 1
+        number = broadcast_id(row.ref)
+        if self._left[row.ref] <= 0 and number is not None:
+            broadcast = await self.svc.store.broadcasts.get(number)
+            if broadcast is not None and broadcast.status == BroadcastStatus.SENDING:
+                await self._one(broadcast)
+
+    async def _one(self, broadcast: Broadcast) -> None:
+        store = self.svc.store
+        tally = await store.outbox.tally(Purpose.BROADCAST, broadcast.ref)
+        delivered = tally.get(OutboxStatus.DELIVERED, 0)
+        failed = tally.get(OutboxStatus.FAILED, 0)
+        author_chat = broadcast.progress_chat_id
+        finished = delivered + failed >= broadcast.recipients
+        self._left[broadcast.ref] = broadcast.recipients - delivered - failed
+        if author_chat is None or broadcast.progress_outbox_id is None:  # author erased
+            if finished:
+                await store.broadcasts.finish(broadcast.id, delivered, failed)
+            return
+        language = await language_of(self.svc, author_chat)
+        if self._shown.get(broadcast.id) == (delivered, failed) and not finished:
+            return
+        self._shown[broadcast.id] = (delivered, failed)
+        edit = Message(author_chat, "editMessageText", {
+            "message_id_of": broadcast.progress_outbox_id, "parse_mode": ParseMode.HTML,
+            "text": progress_text(language, broadcast, delivered, failed)},
+            Purpose.BROADCAST_PROGRESS, broadcast.ref)
+        if not finished:
+            await self.svc.outbox.send(edit)
+            return
+        async with store.transaction():
+            if not await store.broadcasts.finish(broadcast.id, delivered, failed):
+                return
+            # The report first: it is what the author waits for; the edit follows.
+            await store.outbox.enqueue([html_message(
+                author_chat, report_text(language, broadcast, delivered, failed),
+                Purpose.BROADCAST_PROGRESS, broadcast.ref,
+                dedupe_key=f"bc-report:{broadcast.id}"), edit])
+            await store.audit.record(None, "broadcast.finished", broadcast.ref,
+                                     delivered=delivered, failed=failed)
+        self._shown.pop(broadcast.id, None)
+        self._left.pop(broadcast.ref, None)
+        self._known.pop(broadcast.ref, None)
+        self.svc.outbox.wake()
+        log.info("broadcast.finished", broadcast=broadcast.id, delivered=delivered,
+                 failed=failed)
