@@ -126,8 +126,7 @@ def warn_about_exposure(path: Path) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(config_path(args.config))
-        sector_polygons(settings.sectors)
+        settings = checked_settings(config_path(args.config))
     except ConfigError as error:
         print_config_problems(error)
         print(check.config_failed(len(error.problems)).render("fr"))
@@ -242,12 +241,43 @@ COMMANDS: dict[str, Command] = {
 def settings_or_exit(path: Path) -> Settings:
     """The settings, or exit 2 with one line per problem of the file (all of them)."""
     try:
-        settings = load_settings(path)
-        sector_polygons(settings.sectors)
+        return checked_settings(path)
     except ConfigError as error:
         print_config_problems(error)
         raise SystemExit(EXIT_CONFIG) from None
+
+
+def checked_settings(path: Path) -> Settings:
+    """load_settings, then the sectors' polygon files; when the keys are wrong, the polygon
+    files of the sectors that can be read are checked too, so one run lists everything."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as error:
+        raise ConfigError(error.problems + _polygon_problems(path)) from None
+    sector_polygons(settings.sectors)
     return settings
+
+
+def _polygon_problems(path: Path) -> list[str]:
+    import tomllib
+
+    from core.settings import SectorSettings
+
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8")).get("sectors")
+    except (OSError, ValueError):
+        return []
+    sectors = []
+    for entry in raw if isinstance(raw, list) else []:
+        try:
+            sectors.append(SectorSettings(**entry))
+        except (TypeError, ValueError):
+            sectors.append(SectorSettings(name="?"))  # keeps each sector's index
+    try:
+        sector_polygons(sectors)
+    except ConfigError as error:
+        return error.problems
+    return []
 
 
 def print_config_problems(error: ConfigError) -> None:

@@ -87,8 +87,9 @@ def ensure_env(with_tests: bool) -> None:
          "-c", str(ROOT / "constraints.txt"), *reqs],
     )
     if installed.returncode != 0:
-        raise SetupFailed("installing the dependencies failed (pip's lines above): check "
-                          "the network or proxy (pip needs pypi.org), then retry")
+        raise SetupFailed("installing the dependencies failed; pip's lines above say why "
+                          "(no network or proxy to pypi.org, or pins that conflict in "
+                          "pyproject.toml / constraints.txt)")
     STAMP.write_text(env_digest(with_tests))
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 
@@ -380,13 +381,13 @@ def default_screen() -> Screen:
 _screens: dict[tuple[tuple[str, tuple[str, ...]], ...], Screen] = {}
 
 
-def screen_for(extra_terms: Mapping[str, Sequence[str]] | None) -> Screen:
+def screen_for(extra_terms: Mapping[Any, Sequence[str]] | None) -> Screen:
     """The screen with a commune's extra terms, compiled once per distinct set."""
     if not extra_terms:
         return default_screen()
-    key = tuple(sorted((name, tuple(terms)) for name, terms in extra_terms.items()))
+    key = tuple(sorted((str(name), tuple(terms)) for name, terms in extra_terms.items()))
     if key not in _screens:
-        _screens[key] = Screen(extra_terms)
+        _screens[key] = Screen({str(name): terms for name, terms in extra_terms.items()})
     return _screens[key]
 
 

@@ -94,6 +94,8 @@ FORCES_BY_COUNTRY: dict[str, tuple[str, ...]] = {
     "FR": ("gendarmerie", "police_nationale", "police_municipale"),
     "BE": ("police_locale",),
 }
+# The languages offered to residents of each country: Dutch is for Flemish BINs.
+LANGUAGES_BY_COUNTRY: dict[str, tuple[str, ...]] = {"FR": ("fr", "en"), "BE": ("fr", "nl", "en")}
 
 
 class CommuneSettings(Section):

@@ -19,7 +19,7 @@ from core.buttons import Button
 from core.commands import COMMANDS, command
 from core.permissions import Action, ChatKind, allowed_actions
 from core.services import VigieApp, VigieContext
-from core.settings import SUPPORTED_LANGUAGES
+from core.settings import LANGUAGES_BY_COUNTRY
 from core.turn import Turn, guarded
 
 log = logs.get("handlers.common")
@@ -91,22 +91,23 @@ async def cancel_conversation(turn: Turn) -> int:
     return ConversationHandler.END
 
 
-def language_keyboard() -> InlineKeyboardMarkup:
+def language_keyboard(country: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(i18n.t(code, "language.name"), callback_data=Language(code).pack())
-          for code in SUPPORTED_LANGUAGES]]
+          for code in LANGUAGES_BY_COUNTRY[country]]]
     )
 
 
 @guarded(Action.LANGUAGE)
 async def ask_language(turn: Turn) -> None:
-    await turn.reply("language.ask", language_keyboard())
+    await turn.reply("language.ask", language_keyboard(turn.svc.settings.commune.country))
 
 
 @guarded(Action.LANGUAGE)
 async def set_language(turn: Turn) -> None:
     code = turn.button(Language).code
-    if code not in SUPPORTED_LANGUAGES:  # never offered: forged, or a language since removed
+    if code not in LANGUAGES_BY_COUNTRY[turn.svc.settings.commune.country]:
+        # never offered: forged, or a language this commune does not offer
         await turn.answer("fallback.stale_button", alert=True)
         return
     await turn.svc.store.people.ensure(turn.actor.user_id, code)

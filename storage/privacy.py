@@ -92,7 +92,7 @@ class Privacy:
                 ("DELETE FROM conversation_data WHERE user_id = ?", (user_id,)),
                 ("UPDATE inbox SET payload = NULL, user_id = NULL WHERE user_id = ?",
                  (user_id,)),
-                *Moderation(db).erase_statements(user_id),
+                *Moderation(self.db).erase_statements(user_id),
                 ("DELETE FROM people WHERE user_id = ?", (user_id,)),
             ]
             for sql, params in statements:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -287,6 +288,11 @@ async def test_telegram_unreachable_at_start_is_retried_then_the_bot_starts(
         emulator.faults.clear()
         await wait_for_event(log, "vigie.started")
         await polling_again(emulator, 0)
+        # The start-up checklist: each ✗ a warning (official 11 and liaison 12 never
+        # started the bot, the sector has no group), ids only.
+        await wait_for_event(log, "check.changed")
+        failed = {e["item"] for e in log_events(log) if e.get("event") == "check.failed"}
+        assert failed == {"reach:11", "reach:12", "sector:Centre"}
         assert process.poll() is None  # it did not die meanwhile
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 60) == 0
@@ -311,3 +317,32 @@ def test_dev_setup_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.Monke
     assert dev.main(["run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["[dev] installing the dependencies failed (pip's lines above)"]
+
+
+def test_a_bad_polygon_file_is_listed_with_the_other_problems(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[commune]\nnmae = "A"\n'
+                      f'[[sectors]]\nname = "Nord"\ngeojson = "{tmp_path / "none.geojson"}"\n')
+    result = vigie("--config", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert "commune.nmae: unknown key" in lines[0] and "sectors[0].geojson" in lines[1]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd here")
+def test_the_service_files_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """deploy/ as shipped, with ExecStart pointed at a stand-in for /opt/vigie's vigie
+    (verify also checks that the program exists)."""
+    stand_in = tmp_path / "vigie"
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    units = []
+    for name in ("vigie.service", "vigie-backup.service", "vigie-backup.timer"):
+        text = (ROOT / "deploy" / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("/opt/vigie/.venv/bin/vigie", str(stand_in)))
+        units.append(str(tmp_path / name))
+    result = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""

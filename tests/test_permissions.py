@@ -69,6 +69,12 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.ERASE_MY_DATA: {"private": EVERYONE - {"stranger"}},
     Action.EXCLUDE: {"private": STAFF, "sector_group": {"referent", *STAFF}},
     Action.REINSTATE: {"private": STAFF},
+    Action.MODERATION_LOG: {"private": {"referent", "referent_elsewhere", *STAFF}},
+    Action.REVIEW_REMOVAL: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
+    Action.CONTEST_REMOVAL: {"private": set()},  # only the author, with a subject
+    Action.TRANSMIT_REMOVED: {"private": set()},  # only the author, with a subject
+    Action.DECIDE_EXCLUSION: dict.fromkeys(PLACES, STAFF)
+    | {"sector_group": {"referent", *STAFF}},
     Action.LINK_SECTOR: {"group": STAFF, "sector_group": STAFF},
     Action.UNLINK_SECTOR: {"sector_group": STAFF},
     Action.BROADCAST: {"private": STAFF},
@@ -83,6 +89,7 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.ANNUAL_REPORT: {"private": STAFF | LIAISON_ONLY},
     Action.EXPORT: {"private": STAFF | LIAISON_ONLY},
     Action.AUDIT_LOG: {"private": {"admin"}},
+    Action.PAPERWORK: {"private": STAFF},
 }
 
 

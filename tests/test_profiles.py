@@ -83,13 +83,13 @@ def test_an_invalid_combination_is_refused_naming_the_keys(tmp_path: Any) -> Non
 async def test_key_flows_follow_the_profile(make_settings: Callable[..., Settings],
                                            commune: Commune, country: str, force: str,
                                            language: str) -> None:
-    settings = make_settings(commune={"name": "Testville", "country": country,
-                                      "force": force, "language": language,
-                                      "mayor": "Mme Dupont", "unit": "Unité de Testville"})
     emu = commune.emu
     resident = emu.create_user("Dana", language_code=language)
-    liaison = commune.liaison
-    liaison.language_code = language
+    liaison = emu.create_user("Liaison", language_code=language)
+    settings = make_settings(commune={"name": "Testville", "country": country,
+                                      "force": force, "language": language,
+                                      "mayor": "Mme Dupont", "unit": "Unité de Testville"},
+                             roles={"liaison_chat_id": liaison.id})
 
     def t(key: str, **values: Any) -> str:
         return i18n.t(language, key, **values)
@@ -106,6 +106,7 @@ async def test_key_flows_follow_the_profile(make_settings: Callable[..., Setting
         resident.send_command("/start")
         shown = await resident.wait_for(text=charter.body[:60])
         assert police in (shown.text or "")
+        await resident.wait_for(text=t("charter.question", summary=charter.summary))
         resident.press(t("charter.accept"))
         await resident.wait_for(text=t("enrolment.choose_sector"))
         resident.press("Centre-bourg")

@@ -239,7 +239,7 @@ async def test_sector_warning_is_cleaned_and_contact_needs_the_reporters_consent
     assert len([m for m in centre.sent() if "Information de vigilance" in (m.text or "")]) == 1
 
     liaison.press(fr("reports.ask_contact"))
-    await alice.wait_for(text="La gendarmerie aimerait vous contacter")
+    await alice.wait_for(text="aimerait vous contacter")
     await started(members.carol)
     members.carol.press_data(ContactReply(report_id, ContactAnswer.YES).pack(),  # not hers
                             members.carol.last().message_id)
@@ -258,13 +258,15 @@ async def test_referent_flags_a_message_in_the_sector_group(
     await centre_member(members, carol)
     await make_referent(vigie, members, alice)
 
-    posted = carol.send_text("Clio grise AB-123-CD, le conducteur photographie les maisons",
+    # No plate here: group moderation would remove it before anyone replies /signaler
+    # (tests/test_group_moderation.py); /signaler is for what the screen lets through.
+    posted = carol.send_text("Clio grise, le conducteur photographie les maisons",
                              chat=centre)
     carol.send_command("/signaler", chat=centre, reply_to=posted["message_id"])
     await centre.wait_for(text=fr("denied.referents_only"))
     alice.send_command("/signaler", chat=centre, reply_to=posted["message_id"])
     await centre.wait_for(text="Message transmis à la gendarmerie")
-    card = await liaison.wait_for(text="AB-123-CD")
+    card = await liaison.wait_for(text="photographie les maisons")
     assert fr("reports.card_untriaged") not in card.text
     deleted = [c for c in members.emu.calls if c.method == "deleteMessage" and c.status == 200]
     assert posted["message_id"] in [c.params["message_id"] for c in deleted]

@@ -255,19 +255,27 @@ async def announce_checklist(svc: Services, bot: Bot) -> check.Checklist | None:
         return None
     for item in checklist.failures:
         log.warning("check.failed", item=item.code, blocking=item.blocking)
+    try:
+        await _tell_officials(svc, checklist)
+    except Exception:
+        log.exception("check.not_sent")
+    return checklist
+
+
+async def _tell_officials(svc: Services, checklist: check.Checklist) -> None:
+    """The list, in private, to each official, when it differs from the last start's."""
     digest = checklist.digest()
     if await svc.store.db.get_meta(CHECKLIST_KEY) == digest:
-        return checklist
+        return
     text = checklist_text(svc.settings, checklist, svc.settings.commune.language)
-    messages = [html_message(official, text, Purpose.CHECKLIST,
-                             dedupe_key=f"checklist:{digest}:{official}")
+    messages = [html_message(official, text, Purpose.CHECKLIST)
                 for official in svc.settings.roles.officials]
+    # Queued with the new digest in one transaction: told once per change, even A → B → A.
     async with svc.store.transaction():
         await svc.store.outbox.enqueue(messages)
         await svc.store.db.set_meta(CHECKLIST_KEY, digest)
     svc.outbox.wake()
     log.info("check.changed", failures=len(checklist.failures), officials_told=len(messages))
-    return checklist
 
 
 def checklist_text(settings: Settings, checklist: check.Checklist, language: str) -> str:

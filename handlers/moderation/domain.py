@@ -184,12 +184,19 @@ async def _notice(svc: Services, post: Post, action: ModerationAction,
                          Transmit(action.id).pack())])
     buttons.append([(_t(language, "moderation.button.contest"), Contest(action.id).pack())])
     lines.append(_t(language, "moderation.notice.your_text"))
-    ref = ref_of(action.id)
-    return [html_message(post.author_id, "\n".join(lines), Purpose.MOD_NOTICE, ref,
-                         buttons=buttons),
-            # The text back, as plain text: nothing they wrote is lost, nothing to escape.
-            Message(post.author_id, "sendMessage", {"text": post.text}, Purpose.MOD_NOTICE,
-                    ref)]
+    return given_back(post.author_id, "\n".join(lines), post.text, ref_of(action.id), buttons)
+
+
+def given_back(user_id: int, header: str, text: str, ref: str,
+               buttons: Buttons | None = None) -> list[Message]:
+    """An explanation with the person's own text quoted in it, so nothing they wrote is
+    lost; a text too long to quote comes right after, alone and exactly as written."""
+    quoted = f"<blockquote>{escape(text)}</blockquote>" if text else ""
+    if len(header) + len(quoted) < 4000:
+        return [html_message(user_id, f"{header}\n{quoted}" if quoted else header,
+                             Purpose.MOD_NOTICE, ref, buttons=buttons)]
+    return [html_message(user_id, header, Purpose.MOD_NOTICE, ref, buttons=buttons),
+            Message(user_id, "sendMessage", {"text": text}, Purpose.MOD_NOTICE, ref)]
 
 
 async def _ladder(svc: Services, post: Post, strike: Strike) -> tuple[list[Message], float | None]:
@@ -275,12 +282,9 @@ async def hold(svc: Services, post: Post, kind: ModerationKind) -> Outcome:
             language = await language_of(svc, post.author_id)
             key = "moderation.media.held_dm" if kind is ModerationKind.MEDIA \
                 else "moderation.forward.held_dm"
-            messages.append(html_message(post.author_id, _t(
+            messages += given_back(post.author_id, _t(
                 language, key, media=_media_name(language, post.media),
-                sector=escape(post.sector.name)), Purpose.MOD_NOTICE, ref_of(action.id)))
-            if post.text:
-                messages.append(Message(post.author_id, "sendMessage", {"text": post.text},
-                                        Purpose.MOD_NOTICE, ref_of(action.id)))
+                sector=escape(post.sector.name)), post.text, ref_of(action.id))
         for user_id in await deciders(svc, post.sector.id):
             messages.append(await _held_card(svc, user_id, post, action))
         await store.outbox.enqueue(messages)
@@ -333,12 +337,9 @@ async def refuse_media(svc: Services, post: Post) -> Outcome:
         messages = [delete_row(post, action.id)]
         if post.author_id is not None:
             language = await language_of(svc, post.author_id)
-            messages.append(html_message(post.author_id, _t(
+            messages += given_back(post.author_id, _t(
                 language, "moderation.media.removed_dm", sector=escape(post.sector.name)),
-                Purpose.MOD_NOTICE, ref_of(action.id)))
-            if post.text:
-                messages.append(Message(post.author_id, "sendMessage", {"text": post.text},
-                                        Purpose.MOD_NOTICE, ref_of(action.id)))
+                post.text, ref_of(action.id))
         await store.outbox.enqueue(messages)
         await store.audit.record(None, "moderation.media_removed",
                                  f"user:{post.author_id}" if post.author_id else None,

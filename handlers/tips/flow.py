@@ -43,7 +43,9 @@ EVENTS = {Verb.EDIT: "tip.edited", Verb.RETIRE: "tip.retired", Verb.RESTORE: "ti
 
 
 async def current_tips(turn: Turn) -> list[catalogue.Tip]:
-    return catalogue.merged(await turn.svc.store.tips.overrides())
+    """The catalogue as officials made it, only the tips of the commune's country."""
+    return catalogue.for_country(catalogue.merged(await turn.svc.store.tips.overrides()),
+                                 turn.svc.settings.commune.country)
 
 
 def topic_buttons(turn: Turn) -> InlineKeyboardMarkup:

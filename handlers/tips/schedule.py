@@ -55,11 +55,12 @@ def latest_slot(trigger: CronTrigger, now: dt.datetime, grace: dt.timedelta
 async def post_run(svc: Services, job: str, slot: float) -> int:
     """Post one run's tips in every linked sector group; 0 if the slot was already posted."""
     settings, store = svc.settings, svc.store
-    tips = catalogue.merged(await store.tips.overrides())
+    tips = catalogue.for_country(catalogue.merged(await store.tips.overrides()),
+                                 settings.commune.country)
     language = settings.commune.language
     now = time.time()
     today = dt.datetime.fromtimestamp(now, ZoneInfo(settings.commune.timezone)).date()
-    campaigns = catalogue.campaigns_on(today, settings.tips.school_zone,
+    campaigns = catalogue.campaigns_on(today, catalogue.school_zone_of(settings),
                                        settings.tips.holiday_reminder_weeks)
     posted = 0
     async with store.transaction():
