@@ -7,6 +7,8 @@ core/runtime/application.py).
     vigie backup [PATH]                a verified online copy (default: the backup folder,
                                        with daily and weekly rotation)
     vigie restore FILE                 put a backup back (the bot must be stopped)
+    vigie paperwork KIND PATH          the mairie's documents as PDF (registre, mention,
+                                       aipd, protocole, or tout into a folder)
 
 `python bot.py …` is the same. Exit codes: 0 done; 1 the checklist has a ✗ line;
 2 configuration or usage; 3 another instance is running; 4 Telegram refuses the token;
@@ -210,6 +212,25 @@ def run_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the mairie's paperwork -----------------------------------------------------------------
+
+
+def run_paperwork(args: argparse.Namespace) -> int:
+    from handlers import paperwork
+
+    settings = settings_or_exit(config_path(args.config))
+    configure_logs(settings, quiet=True)
+    return paperwork.cli(settings, args.kind, Path(args.path))
+
+
+def paperwork_arguments(parser: argparse.ArgumentParser) -> None:
+    from handlers import paperwork
+
+    parser.add_argument("kind", choices=(*paperwork.KINDS, paperwork.ALL),
+                        help="which document (tout: every one, into the folder PATH)")
+    parser.add_argument("path", help="the PDF file to write (a folder with tout)")
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -232,6 +253,9 @@ COMMANDS: dict[str, Command] = {
         "put a backup back in place of the database (the bot must be stopped)",
         run_restore,
         lambda parser: parser.add_argument("file", help="a backup written by vigie backup")),
+    "paperwork": Command(
+        "the mairie's documents as PDF: registre, mention d'information, AIPD, protocol kit",
+        run_paperwork, paperwork_arguments),
 }
 
 

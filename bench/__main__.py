@@ -7,22 +7,26 @@ import sys
 
 from bench import (
     kill_drill,
+    liaison_group,
     notice_fanout,
     outage_drill,
     outbox_fanout,
     permission_matrix,
     report_latency,
     screening,
+    updates,
 )
 
 BENCHMARKS = {
     "kill_drill": kill_drill.main,
+    "liaison_group": liaison_group.main,
     "outage_drill": outage_drill.main,
     "notice_fanout": notice_fanout.main,
     "outbox_fanout": outbox_fanout.main,
     "permission_matrix": permission_matrix.main,
     "report_latency": report_latency.main,
     "screening": screening.main,
+    "updates": updates.main,
 }
 
 

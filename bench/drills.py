@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import i18n
 from core.charter import Charter
+from core.settings import Settings
 from emulator import Person, SentMessage, TelegramEmulator
 from storage import Store
 from testing.scripts import fr
@@ -23,16 +25,18 @@ from testing.scripts import fr
 CARD = re.compile(r"Signalement n°(\d+)")
 
 
-async def enrol_directly(database: Path, sector: str, people: Iterable[Person]) -> None:
+async def enrol_directly(settings: Settings, sector: str, people: Iterable[Person]) -> None:
     """Enrolled residents who accepted the charter, written straight into the database:
-    how they got there is not what a drill measures."""
-    store = Store(database)
+    how they got there is not what a drill measures. The charter is the one the bot will
+    ask for: the commune's, worded for its profile."""
+    i18n.use_profile(settings.commune)
+    store = Store(settings.storage.database)
     await store.open()
     try:
         await store.sectors.sync([sector])
         found = await store.sectors.by_name(sector)
         assert found is not None
-        version = Charter().version
+        version = await Charter(settings=settings).sync(store)
         for person in people:
             await store.people.ensure(person.id, "fr")
             await store.charter.accept(person.id, version, "fr")

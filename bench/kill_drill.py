@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bench.drills import Tally, confirm, draft, enrol_directly, report_text, tally, tally_line
 from core import logs
+from core.settings import load_settings
 from emulator import Limits, Person, TelegramEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +182,7 @@ async def run_drill(kills: int, residents: int, folder: Path, seed: int = SEED) 
         people = [emu.create_user(f"Habitant {n}") for n in range(residents)]
         config = write_config(folder, emu, liaison)
         database = folder / "drill.db"
-        await enrol_directly(database, SECTOR, people)
+        await enrol_directly(load_settings(config), SECTOR, people)
         for person in (liaison, *people):
             person.send_command("/aide")  # Telegram lets the bot write only to who started it
         bot = BotProcess(config, folder / "bot.stderr")

@@ -59,12 +59,12 @@ async def run_outage(residents: int, five_xx: float, timeouts: float, folder: Pa
         liaison = emu.create_user("Gendarme")
         people = [emu.create_user(f"Habitant {n}") for n in range(residents)]
         database = folder / "outage.db"
-        await enrol_directly(database, SECTOR, people)
         settings = local_settings(emu, database, SCALE, {
             "sectors": [{"name": SECTOR}], "roles": {"liaison_chat_id": liaison.id},
             "reports": {"relay_mode": "direct", "max_per_hour": 1000},
             "outbox": {"base_backoff_seconds": 1.0}, "logging": {"level": "ERROR"},
         })
+        await enrol_directly(settings, SECTOR, people)
         async with running(build_application(settings)) as app:
             svc = services_of(app)
             for person in (liaison, *people):

@@ -4,7 +4,12 @@ outbox. Used by every flow (enrolment, moderation, reports, notices).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from html import escape
+
+from telegram import Bot
+from telegram.error import TelegramError
 
 from core import i18n
 from core.runtime.outbox import html_message
@@ -15,6 +20,47 @@ from storage.statuses import Purpose
 def mention(user_id: int, language: str) -> str:
     """A link to the person's profile: Telegram shows their name, we never store it."""
     return f'<a href="tg://user?id={user_id}">{i18n.t(language, "enrolment.profile")}</a>'
+
+
+def named(user_id: int, name: str | None, language: str) -> str:
+    """A link to the person's profile labelled with `name` (as Telegram gave it just now),
+    or the neutral "see the profile" when Telegram did not say."""
+    label = escape(name) if name else i18n.t(language, "enrolment.profile")
+    return f'<a href="tg://user?id={user_id}">{label}</a>'
+
+
+async def current_name(bot: Bot, user_id: int, chat_id: int | None = None) -> str | None:
+    """The person's Telegram name as it is now: asked when it is shown, never stored nor
+    logged. Their private chat first (anyone who started the bot), else `chat_id` (their
+    sector group)."""
+    try:
+        chat = await bot.get_chat(user_id)
+        name = " ".join(part for part in (chat.first_name, chat.last_name) if part)
+        if name:
+            return name
+    except TelegramError:
+        pass
+    if chat_id is not None:
+        try:
+            return (await bot.get_chat_member(chat_id, user_id)).user.full_name or None
+        except TelegramError:
+            pass
+    return None
+
+
+async def mention_now(bot: Bot, user_id: int, language: str, chat_id: int | None = None
+                      ) -> str:
+    """`named` with the name Telegram gives now."""
+    return named(user_id, await current_name(bot, user_id, chat_id), language)
+
+
+async def mentions_now(bot: Bot, people: Iterable[tuple[int, int | None]], language: str
+                       ) -> dict[int, str]:
+    """`mention_now` for several (user id, chat id) at once, asked concurrently."""
+    wanted = list(dict(people).items())
+    found = await asyncio.gather(*(mention_now(bot, user_id, language, chat_id)
+                                   for user_id, chat_id in wanted))
+    return {user_id: text for (user_id, _), text in zip(wanted, found, strict=True)}
 
 
 async def language_of(svc: Services, user_id: int) -> str:

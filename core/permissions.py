@@ -12,6 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+# What the bot itself must be allowed to do in a sector group (Telegram's administrator
+# rights), with the catalogue key naming each: asked when a group is linked
+# (handlers/enrolment/groups.py) and checked by `vigie check` (core/runtime/check.py).
+BOT_RIGHTS_IN_SECTOR_GROUP = {
+    "can_invite_users": "groups.right_invite",
+    "can_restrict_members": "groups.right_restrict",
+    "can_delete_messages": "groups.right_delete",
+    "can_pin_messages": "groups.right_pin",
+}
+
 
 class ChatKind(StrEnum):
     PRIVATE = "private"
@@ -96,6 +106,7 @@ class Action(StrEnum):
     RELAY_ALERT = "relay_alert"
     POLL = "poll"
     POLL_RESULTS = "poll_results"
+    BROADCAST_FOLLOWUP = "broadcast_followup"
     TIP = "tip"
     MANAGE_TIPS = "manage_tips"
     STATS = "stats"
@@ -103,6 +114,11 @@ class Action(StrEnum):
     EXPORT = "export"
     AUDIT_LOG = "audit_log"
     PAPERWORK = "paperwork"
+    LIST_REQUESTS = "list_requests"
+    LIST_MEMBERS = "list_members"
+    LIST_EXCLUDED = "list_excluded"
+    REMIND_MEMBER = "remind_member"
+    SHOW_ID = "show_id"
 
 
 Who = Callable[[Actor, Place], bool]
@@ -153,6 +169,16 @@ def any_referent_or_above(actor: Actor, place: Place) -> bool:
 
 def admin(actor: Actor, place: Place) -> bool:
     return actor.is_admin
+
+
+def any_referent_or_staff(actor: Actor, place: Place) -> bool:
+    """Referents (the handler narrows to their sectors) and officials (every sector)."""
+    return bool(actor.referent_of) or actor.is_staff
+
+
+def private_or_referent_here(actor: Actor, place: Place) -> bool:
+    """/id: anyone for themselves in private; in a group, its referents and the staff."""
+    return place.kind is ChatKind.PRIVATE or referent_here_or_staff(actor, place)
 
 
 @dataclass(frozen=True)
@@ -221,6 +247,9 @@ RULES: dict[Action, Rule] = {
     Action.RELAY_ALERT: Rule(EVERYWHERE, referent_here_or_staff, "denied.referents_only"),
     Action.POLL: Rule(PRIVATE, staff, "denied.officials_only"),
     Action.POLL_RESULTS: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
+    # A follow-up to a notice or an alert, or closing it, from /annonces: the handler asks
+    # again for the kind's own action (a notice is the officials', an alert the liaison's too).
+    Action.BROADCAST_FOLLOWUP: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
     # Prevention advice is public information: anyone writing to the bot may have some.
     Action.TIP: Rule(PRIVATE, anyone, "denied.generic"),
     Action.MANAGE_TIPS: Rule(PRIVATE, staff, "denied.officials_only"),
@@ -229,6 +258,13 @@ RULES: dict[Action, Rule] = {
     Action.EXPORT: Rule(PRIVATE, staff_or_liaison, "denied.liaison_or_officials"),
     Action.AUDIT_LOG: Rule(PRIVATE, admin, "denied.admins_only"),
     Action.PAPERWORK: Rule(PRIVATE, staff, "denied.officials_only"),
+    # The staff's desk (handlers/desk): referents list their own sectors, officials all;
+    # a reminder is sent to a member of the presser's sector (the button names it).
+    Action.LIST_REQUESTS: Rule(PRIVATE, any_referent_or_staff, "denied.referents_only"),
+    Action.LIST_MEMBERS: Rule(PRIVATE, any_referent_or_staff, "denied.referents_only"),
+    Action.LIST_EXCLUDED: Rule(PRIVATE, any_referent_or_staff, "denied.referents_only"),
+    Action.REMIND_MEMBER: Rule(PRIVATE, referent_here_or_staff, "denied.referents_only"),
+    Action.SHOW_ID: Rule(EVERYWHERE, private_or_referent_here, "denied.referents_only"),
 }
 
 

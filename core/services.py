@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from telegram import Bot
-from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
 from core.charter import Charter
@@ -17,8 +16,8 @@ from core.settings import Settings
 from storage import Store
 
 KEY = "vigie"
-LIAISON_CACHE_SECONDS = 300
-MEMBER_STATUSES = {"creator", "administrator", "member", "restricted"}
+# People waiting for the background getChatMember (handlers/liaison.py), at most this many.
+LIAISON_QUEUE_MAX = 10_000
 
 
 @dataclass
@@ -29,25 +28,35 @@ class Services:
     charter: Charter
     # Sector name (casefolded) → its GeoJSON polygons, for sectors that have a file.
     sector_polygons: dict[str, list[Polygon]] = field(default_factory=dict)
-    _liaison_cache: dict[int, tuple[float, bool]] = field(default_factory=dict)
+    # People the liaison group's membership is not known for, to ask Telegram about in the
+    # background (handlers/liaison.LiaisonCheck), the latest asker first (at the end).
+    liaison_pending: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     async def is_liaison(self, bot: Bot, user_id: int, chat_id: int | None) -> bool:
-        """The liaison is a user id, or every member of the gendarmerie's liaison group."""
+        """The liaison is a user id, or every member of the gendarmerie's liaison group.
+
+        For a group, the answer comes from the database only (storage/liaison.py, kept by
+        handlers/liaison.py), never from Telegram in the update's path: acting inside the
+        group makes one a member; a person never seen is not one until the background
+        check says so. `bot` is kept for the callers' sake and not used."""
         liaison = self.settings.roles.liaison_chat_id
         if liaison is None:
             return False
         if liaison > 0 or chat_id == liaison:
             return user_id == liaison or chat_id == liaison
-        cached = self._liaison_cache.get(user_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        try:
-            member = await bot.get_chat_member(liaison, user_id)
-            answer = member.status in MEMBER_STATUSES
-        except TelegramError:
-            answer = False
-        self._liaison_cache[user_id] = (time.monotonic() + LIAISON_CACHE_SECONDS, answer)
-        return answer
+        known = await self.store.liaison.is_member(liaison, user_id)
+        if known is None:
+            self.want_liaison_check(user_id)
+            return False
+        return known
+
+    def want_liaison_check(self, user_id: int) -> None:
+        """Ask Telegram about this person in the background, before older requests."""
+        self.liaison_pending.pop(user_id, None)
+        if len(self.liaison_pending) >= LIAISON_QUEUE_MAX:
+            # The oldest is forgotten; their next update asks again.
+            self.liaison_pending.popitem(last=False)
+        self.liaison_pending[user_id] = None
 
 
 class VigieContext(CallbackContext[ExtBot[int], dict[str, Any], dict[Any, Any],

@@ -567,6 +567,21 @@ class Group(_ChatReader):
             return state.post_service(chat, actor.id, {"new_chat_members": [person.to_api()]})
 
     @_action
+    def ban_member(self, person: Person, by: Person) -> JSON:
+        """The administrator `by` removes `person` from a supergroup in the app, which bans
+        them ("kicked"): chat_member update, then the "left" service message."""
+        state = self._state
+        with state.lock:
+            self._require_admin(by)
+            chat = self.chat
+            if not chat.member(person.id).present:
+                raise PermissionError(f"{person} is not in {chat.title!r}")
+            if chat.member(person.id).status == "creator":
+                raise PermissionError("the creator cannot be removed")
+            state.change_member(chat, person.id, Member("kicked"), by.id)
+            return state.post_service(chat, by.id, {"left_chat_member": person.to_api()})
+
+    @_action
     def post_as_group(self, by: Person, text: str) -> JSON:
         """An administrator with "remain anonymous" posts: Telegram sends the message from
         @GroupAnonymousBot (id 1087968824) with `sender_chat` = the group itself."""

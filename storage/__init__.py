@@ -12,8 +12,10 @@ from storage.broadcasts import Broadcast, Broadcasts, NewBroadcast
 from storage.charter import CharterAcceptances
 from storage.conversations import Conversations
 from storage.db import Database, StorageError
+from storage.desk import Desk
 from storage.enrolment import JoinRequest, JoinRequests, ReferentApplication, ReferentApplications
 from storage.inbox import Inbox
+from storage.liaison import LiaisonMembers
 from storage.moderation import Moderation, ModerationAction
 from storage.outbox import Message, Outbox, OutboxRow
 from storage.people import People, Person
@@ -64,6 +66,8 @@ class Store:
         self.stats = Stats(self.db)
         self.broadcasts = Broadcasts(self.db)
         self.tips = Tips(self.db)
+        self.liaison = LiaisonMembers(self.db)
+        self.desk = Desk(self.db)
 
     async def open(self) -> None:
         await self.db.open()

@@ -9,6 +9,8 @@ from typing import Any
 
 from storage.db import Database
 
+PURGE_BATCH = 500  # entries deleted per transaction by the retention purge
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -61,4 +63,14 @@ class Audit:
 
     async def purge_before(self, before: float) -> int:
         """Forget entries older than the audit retention; returns how many went."""
-        return await self.db.execute("DELETE FROM audit_log WHERE at < ?", (before,))
+        total = 0
+        while gone := await self.purge_batch(before):
+            total += gone
+        return total
+
+    async def purge_batch(self, before: float, limit: int = PURGE_BATCH) -> int:
+        """Up to `limit` entries older than `before`, in one short transaction (through
+        the index `audit_by_at`); 0 once none is left."""
+        return await self.db.execute(
+            "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ?"
+            " ORDER BY at LIMIT ?)", (before, limit))

@@ -158,6 +158,14 @@ class Broadcasts:
             (BroadcastStatus.CLOSED, broadcast_id, BroadcastKind.POLL,
              BroadcastStatus.CLOSED)) == 1
 
+    async def close(self, broadcast_id: int) -> bool:
+        """A notice or an alert closed by its author: once (False if already closed, still
+        being sent, or a poll, which `close_poll` closes)."""
+        return await self.db.execute(
+            "UPDATE broadcasts SET status = ? WHERE id = ? AND kind != ? AND status = ?",
+            (BroadcastStatus.CLOSED, broadcast_id, BroadcastKind.POLL,
+             BroadcastStatus.SENT)) == 1
+
     async def record_relay(self, broadcast_id: int, sector_id: int, referent_id: int) -> bool:
         """An alert relayed by a referent into their group: once per sector."""
         return await self.db.execute(

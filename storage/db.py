@@ -19,7 +19,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +33,8 @@ from storage.migrations import MIGRATIONS
 SCHEMA_VERSION = len(MIGRATIONS)
 BACKUP_PREFIX = "vigie-"
 BACKUP_STAMP = "%Y%m%d-%H%M%S"
+INCREMENTAL = 2  # PRAGMA auto_vacuum's value for incremental mode
+RECLAIM_PAGES = 256  # pages (4 KiB each) freed per step of `reclaim`
 # A table every Vigie database has had since the first migration.
 _VIGIE_TABLE = "sectors"
 
@@ -56,15 +58,18 @@ class FileFacts:
         return max(0, SCHEMA_VERSION - self.version) if self.problem is None else 0
 
 
-def inspect(path: Path) -> FileFacts:
-    """Integrity and schema version of a database file, opened read-only."""
+def inspect(path: Path, full: bool = False) -> FileFacts:
+    """Integrity and schema version of a database file, opened read-only: SQLite's
+    quick_check, or with `full` its integrity_check (also indexes against their tables:
+    `vigie check`, or a start after an unclean stop)."""
     if not path.exists():
         return FileFacts(path, exists=False)
     if path.is_dir():
         return FileFacts(path, True, f"{path} is a folder, not a database file")
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            verdict = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            pragma = "PRAGMA integrity_check" if full else "PRAGMA quick_check"
+            verdict = [row[0] for row in conn.execute(pragma)]
             if verdict != ["ok"]:
                 return FileFacts(path, True, f"{path}: integrity check failed: "
                                              f"{'; '.join(verdict[:3])}")
@@ -128,6 +133,26 @@ def _copy(source: Path, target: Path) -> None:
             contextlib.closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+
+
+def compact_file(path: Path) -> tuple[int, int]:
+    """VACUUM the database (the bot must be stopped), switching it to incremental
+    auto-vacuum on the way, so later purges give their pages back without another one.
+    Returns the file's size in bytes (before, after)."""
+    facts = inspect(path)
+    if not facts.exists:
+        raise StorageError(f"{path}: no database to compact")
+    if facts.problem is not None:
+        raise StorageError(facts.problem)
+    before = path.stat().st_size
+    try:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot compact {path}: {exc}") from None
+    return before, path.stat().st_size
 
 
 def restore_file(source: Path, database: Path) -> FileFacts:
@@ -203,6 +228,8 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        # Optional: told how long each transaction held the lock, in seconds (bench/retention).
+        self.lock_recorder: Callable[[float], None] | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -230,6 +257,9 @@ class Database:
         try:
             self._conn = await aiosqlite.connect(self.path, isolation_level=None)
             self._conn.row_factory = sqlite3.Row
+            # A new file frees erased pages step by step (`reclaim`); this must come before
+            # WAL and the first table. An older file switches with `vigie backup --compact`.
+            await self._conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             for pragma in (
                 "PRAGMA journal_mode = WAL",
                 # FULL: a committed report or outbox row survives a power cut, not just a crash.
@@ -238,7 +268,8 @@ class Database:
                 "PRAGMA busy_timeout = 5000",
             ):
                 await self._conn.execute(pragma)
-            await self._check_integrity()
+            if self.path == Path(":memory:"):
+                await self._check_integrity()  # a file was checked by `inspect`, above
             await self.migrate(migrate_to)
         except StorageError:
             await self.close()
@@ -252,11 +283,17 @@ class Database:
             await self._conn.close()
             self._conn = None
 
-    async def _check_integrity(self) -> None:
-        rows = await (await self.conn.execute("PRAGMA quick_check")).fetchall()
+    async def _check_integrity(self, pragma: str = "quick_check") -> None:
+        rows = await (await self.conn.execute(f"PRAGMA {pragma}")).fetchall()
         verdict = [row[0] for row in rows]
         if verdict != ["ok"]:
             raise StorageError(f"{self.path}: integrity check failed: {'; '.join(verdict[:3])}")
+
+    async def full_check(self) -> None:
+        """SQLite's integrity_check (open checks only quick_check): after an unclean stop.
+        Raises StorageError when the file is damaged."""
+        async with self._lock:
+            await self._check_integrity("integrity_check")
 
     async def schema_version(self) -> int:
         row = await (await self.conn.execute("PRAGMA user_version")).fetchone()
@@ -287,6 +324,7 @@ class Database:
             return
         async with self._lock:
             self._owner = task
+            taken = time.perf_counter()
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -297,6 +335,30 @@ class Database:
                 await self.conn.commit()
             finally:
                 self._owner = None
+                if self.lock_recorder is not None:
+                    self.lock_recorder(time.perf_counter() - taken)
+
+    async def reclaim(self, pages: int = RECLAIM_PAGES) -> int:
+        """Give the pages freed by the purge back to the file system, `pages` at a time,
+        each step a short hold of the lock; only for a file in incremental auto-vacuum
+        mode (new files, or after `compact_file`). Returns how many pages went."""
+        mode = await self.fetch_one("PRAGMA auto_vacuum")
+        if mode is None or int(mode[0]) != INCREMENTAL:
+            return 0
+        freed = 0
+        while True:
+            async with self._lock:
+                free = await (await self.conn.execute("PRAGMA freelist_count")).fetchone()
+                left = int(free[0]) if free is not None else 0
+                if left == 0:
+                    return freed
+                taken = time.perf_counter()
+                # executescript steps the pragma to its end (execute frees one page).
+                await self.conn.executescript(f"PRAGMA incremental_vacuum({pages:d})")
+                if self.lock_recorder is not None:
+                    self.lock_recorder(time.perf_counter() - taken)
+            freed += min(left, pages)
+            await asyncio.sleep(0)
 
     async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one INSERT; return the new row's id."""

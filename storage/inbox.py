@@ -58,11 +58,13 @@ class Inbox:
                 added += cursor.rowcount
         return added
 
-    async def pending(self, limit: int) -> list[InboxRow]:
-        """Updates not handled yet, in Telegram's order."""
+    async def pending(self, limit: int, after: int | None = None) -> list[InboxRow]:
+        """Updates not handled yet, in Telegram's order (only those past `after`, if given:
+        the inbox reads on from what it already has in hand)."""
         rows = await self.db.fetch_all(
             "SELECT update_id, payload, attempts FROM inbox WHERE done_at IS NULL"
-            " ORDER BY update_id LIMIT ?", (limit,))
+            " AND update_id > ? ORDER BY update_id LIMIT ?",
+            (-1 if after is None else after, limit))
         return [InboxRow(row[0], json.loads(row[1]) if row[1] is not None else None, row[2])
                 for row in rows]
 

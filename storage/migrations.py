@@ -320,4 +320,66 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (chat_id, missing)
     );
     """,
+    # Who belongs to the liaison group, learnt from the group itself (issue 13): its
+    # chat_member updates, people acting in it, and the bot's background getChatMember.
+    """
+    CREATE TABLE liaison_members (
+        chat_id    INTEGER NOT NULL,
+        user_id    INTEGER NOT NULL,
+        member     INTEGER NOT NULL CHECK (member IN (0, 1)),
+        source     TEXT NOT NULL CHECK (source IN ('chat_member', 'acted', 'checked')),
+        checked_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, user_id)
+    );
+    CREATE INDEX liaison_members_by_age ON liaison_members(chat_id, checked_at);
+    """,
+    # Retention and figures (issue 13): the purge selects through a partial index (only the
+    # rows still to purge); the audit purge ranges over `at`. The figures read one covering
+    # index over created_at: when a report first reached the gendarmerie and first got the
+    # liaison's answer are kept on the report by triggers on report_events (whatever path
+    # writes the event), so no figure looks an event up per report.
+    """
+    CREATE INDEX reports_to_purge ON reports(created_at) WHERE purged_at IS NULL;
+    CREATE INDEX audit_by_at ON audit_log(at);
+    ALTER TABLE reports ADD COLUMN relayed_at REAL;
+    ALTER TABLE reports ADD COLUMN answered_at REAL;
+    UPDATE reports SET
+        relayed_at = (SELECT MIN(e.at) FROM report_events e
+                      WHERE e.report_id = reports.id AND e.status = 'relayed'),
+        answered_at = (SELECT MIN(e.at) FROM report_events e WHERE e.report_id = reports.id
+                       AND e.status IN ('received', 'patrol_informed', 'closed', 'unfounded'));
+    CREATE TRIGGER report_events_relayed AFTER INSERT ON report_events
+        WHEN new.status = 'relayed'
+    BEGIN
+        UPDATE reports SET relayed_at = MIN(COALESCE(relayed_at, new.at), new.at)
+            WHERE id = new.report_id;
+    END;
+    CREATE TRIGGER report_events_answered AFTER INSERT ON report_events
+        WHEN new.status IN ('received', 'patrol_informed', 'closed', 'unfounded')
+    BEGIN
+        UPDATE reports SET answered_at = MIN(COALESCE(answered_at, new.at), new.at)
+            WHERE id = new.report_id;
+    END;
+    CREATE TRIGGER report_events_moved AFTER UPDATE OF at, status ON report_events
+    BEGIN
+        UPDATE reports SET
+            relayed_at = (SELECT MIN(e.at) FROM report_events e
+                          WHERE e.report_id = new.report_id AND e.status = 'relayed'),
+            answered_at = (SELECT MIN(e.at) FROM report_events e
+                           WHERE e.report_id = new.report_id AND e.status IN
+                           ('received', 'patrol_informed', 'closed', 'unfounded'))
+            WHERE id = new.report_id;
+    END;
+    CREATE INDEX reports_by_created ON reports(created_at, id, sector_id, category, occurred,
+                                               status, untriaged, similar_to, relayed_at,
+                                               answered_at);
+    """,
+    # The staff's desk (issue 15, /membres and /exclus): since when a member is in their
+    # sector, and which sector an excluded person was excluded from (their referents' list).
+    """
+    ALTER TABLE people ADD COLUMN enrolled_at REAL;
+    ALTER TABLE people ADD COLUMN excluded_from INTEGER REFERENCES sectors(id)
+        ON DELETE SET NULL;
+    UPDATE people SET enrolled_at = updated_at WHERE status = 'enrolled';
+    """,
 ]

@@ -216,8 +216,11 @@ class Moderation:
             " VALUES (?, ?, ?)", (chat_id, right, time.time()))
         return changed > 0
 
-    async def right_restored(self, chat_id: int) -> None:
-        await self.db.execute("DELETE FROM moderation_rights_told WHERE chat_id = ?", (chat_id,))
+    async def right_restored(self, chat_id: int, right: str) -> None:
+        """The bot has this right again: losing it later is told again."""
+        await self.db.execute(
+            "DELETE FROM moderation_rights_told WHERE chat_id = ? AND missing = ?",
+            (chat_id, right))
 
     # --- retention and the person's data ---------------------------------------------------
 

@@ -55,17 +55,19 @@ class People:
 
     async def enrol(self, user_id: int, sector_id: int, street: str | None) -> None:
         await self.db.execute(
-            "UPDATE people SET status = ?, sector_id = ?, street = ?, updated_at = ?"
-            " WHERE user_id = ?",
-            (PersonStatus.ENROLLED, sector_id, street, time.time(), user_id),
+            "UPDATE people SET status = ?, sector_id = ?, street = ?, updated_at = ?,"
+            " enrolled_at = ? WHERE user_id = ?",
+            (PersonStatus.ENROLLED, sector_id, street, time.time(), time.time(), user_id),
         )
 
     async def leave(self, user_id: int, status: PersonStatus = PersonStatus.LEFT) -> None:
-        """Out of the scheme: the sector and declared street are forgotten."""
+        """Out of the scheme: the sector and declared street are forgotten (an excluded
+        person's sector is kept as `excluded_from`, for that sector's referents' /exclus)."""
         await self.db.execute(
-            "UPDATE people SET status = ?, sector_id = NULL, street = NULL, updated_at = ?"
-            " WHERE user_id = ?",
-            (status, time.time(), user_id),
+            "UPDATE people SET status = ?, sector_id = NULL, street = NULL, updated_at = ?,"
+            " enrolled_at = NULL, excluded_from = CASE WHEN ? = 'excluded' THEN sector_id"
+            " ELSE NULL END WHERE user_id = ?",
+            (status, time.time(), status, user_id),
         )
 
     async def members(self, sector_id: int) -> list[int]:

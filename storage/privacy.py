@@ -53,6 +53,10 @@ class Privacy:
             # What a conversation in progress gathered (a report not sent yet).
             "in_progress": [json.loads(row[0]) for row in await db.fetch_all(
                 "SELECT data FROM conversation_data WHERE user_id = ?", (user_id,))],
+            # Whether they belong to the liaison group, as the bot learnt it.
+            "liaison_group": _rows(await db.fetch_all(
+                "SELECT member, source, checked_at FROM liaison_members WHERE user_id = ?",
+                (user_id,))),
             # What the bot removed or held from the person's posts, and their strikes.
             **await Moderation(db).export(user_id),
             "actions": _rows(await db.fetch_all(
@@ -90,6 +94,8 @@ class Privacy:
                 ("DELETE FROM conversation_states WHERE EXISTS (SELECT 1 FROM"
                  " json_each(conversation_states.key) WHERE json_each.value = ?)", (user_id,)),
                 ("DELETE FROM conversation_data WHERE user_id = ?", (user_id,)),
+                # Whether they belong to the liaison group (storage/liaison.py).
+                ("DELETE FROM liaison_members WHERE user_id = ?", (user_id,)),
                 ("UPDATE inbox SET payload = NULL, user_id = NULL WHERE user_id = ?",
                  (user_id,)),
                 *Moderation(self.db).erase_statements(user_id),

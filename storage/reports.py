@@ -10,6 +10,7 @@ the triage timeout, by the bot, marked untriaged). Every change appends to repor
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.CLOSED: frozenset(),
     ReportStatus.UNFOUNDED: frozenset(),
 }
+# Reports erased per transaction by the retention purge: each batch holds the store's lock
+# a few milliseconds (bench/retention.py), so other updates are answered between batches.
+PURGE_BATCH = 500
 # Statuses after which the liaison's card has nothing left to press.
 FINAL = frozenset(status for status, onward in TRANSITIONS.items() if not onward)
 
@@ -75,6 +79,21 @@ class NewReport:
     # The draft's random key: a confirmation handled again after a crash finds its report
     # instead of creating a second one.
     draft_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """One report for `Reports.seed_bulk` (benchmarks, tests)."""
+
+    sector_id: int | None
+    category: str
+    created_at: float
+    description: str = "Texte du déclarant"
+    occurred: str = "now"
+    status: ReportStatus = ReportStatus.RELAYED
+    untriaged: bool = False
+    relayed_after: float | None = None  # seconds after created_at
+    answered_after: float | None = None  # seconds after created_at (a liaison status)
 
 
 _COLUMNS = ("id, reporter_id, sector_id, category, occurred, description, latitude, longitude,"
@@ -155,23 +174,68 @@ class Reports:
 
     async def purge_before(self, before: float) -> list[int]:
         """Erase contents and reporter of reports older than `before`; keep the counts.
-        Returns the ids purged."""
+        Returns the ids purged (every batch: for small stores and tests; the daily job
+        calls `purge_batch` itself and yields between batches)."""
+        purged: list[int] = []
+        while batch := await self.purge_batch(before):
+            purged += batch
+        return purged
+
+    async def purge_batch(self, before: float, limit: int = PURGE_BATCH) -> list[int]:
+        """One short transaction: erase up to `limit` reports older than `before`, set-based
+        (three statements whatever the count), selected through the partial index
+        `reports_to_purge`. Returns the ids purged; empty once nothing is left."""
         now = time.time()
         async with self.db.transaction() as conn:
             rows = await (await conn.execute(
-                "SELECT id FROM reports WHERE created_at < ? AND purged_at IS NULL", (before,)
-            )).fetchall()
-            for (report_id,) in rows:
+                "UPDATE reports SET description = NULL, latitude = NULL, longitude = NULL,"
+                " photo_file_id = NULL, plate = NULL, screen_flags = NULL,"
+                " reporter_id = NULL, purged_at = ?, updated_at = ?"
+                " WHERE id IN (SELECT id FROM reports WHERE purged_at IS NULL"
+                "  AND created_at < ? ORDER BY created_at LIMIT ?) RETURNING id",
+                (now, now, before, limit))).fetchall()
+            ids = json.dumps([row[0] for row in rows])
+            if rows:
                 await conn.execute(
-                    "UPDATE reports SET description = NULL, latitude = NULL, longitude = NULL,"
-                    " photo_file_id = NULL, plate = NULL, screen_flags = NULL,"
-                    " reporter_id = NULL, purged_at = ?, updated_at = ? WHERE id = ?",
-                    (now, now, report_id),
-                )
-                await conn.execute("UPDATE report_events SET note = NULL WHERE report_id = ?",
-                                   (report_id,))
-                await self._event(report_id, "purged", None, None)
-        return [report_id for (report_id,) in rows]
+                    "UPDATE report_events SET note = NULL WHERE note IS NOT NULL"
+                    " AND report_id IN (SELECT value FROM json_each(?))", (ids,))
+                await conn.execute(
+                    "INSERT INTO report_events (report_id, status, actor_id, note, at)"
+                    " SELECT value, 'purged', NULL, NULL, ? FROM json_each(?)", (now, ids))
+        return sorted(row[0] for row in rows)
+
+    async def seed_bulk(self, rows: list[SeedReport]) -> None:
+        """Benchmarks and tests only: many reports at once, in one transaction, each with its
+        events (created; relayed and the liaison's answer when given). The events go in
+        first (foreign keys checked at commit), so their triggers find no report to update
+        and the reports are written once, with their relay and answer times."""
+        async with self.db.transaction() as conn:
+            await conn.execute("PRAGMA defer_foreign_keys = ON")
+            cursor = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM reports")
+            top = await cursor.fetchone()
+            first = (int(top[0]) if top is not None else 0) + 1
+            events: list[tuple[int, str, str | None, float]] = []
+            times: list[tuple[float | None, float | None]] = []
+            for n, row in enumerate(rows):
+                events.append((first + n, "created", "seeded", row.created_at))
+                relayed = answered = None
+                if row.relayed_after is not None:
+                    relayed = row.created_at + row.relayed_after
+                    events.append((first + n, ReportStatus.RELAYED, None, relayed))
+                if row.answered_after is not None and row.status in LIAISON_STATUSES:
+                    answered = row.created_at + row.answered_after
+                    events.append((first + n, row.status, None, answered))
+                times.append((relayed, answered))
+            await conn.executemany(
+                "INSERT INTO report_events (report_id, status, actor_id, note, at)"
+                " VALUES (?, ?, NULL, ?, ?)", events)
+            await conn.executemany(
+                "INSERT INTO reports (id, sector_id, category, occurred, description, status,"
+                " untriaged, created_at, updated_at, relayed_at, answered_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(first + n, row.sector_id, row.category, row.occurred, row.description,
+                  row.status, int(row.untriaged), row.created_at, row.created_at, *times[n])
+                 for n, row in enumerate(rows)])
 
     async def note(self, report_id: int, event: str, actor_id: int | None,
                    note: str | None = None) -> None:
@@ -259,9 +323,3 @@ class Reports:
             (report_id,))
         return changed == 1
 
-
-# The old names, for code that still imports them (tests/test_dashboard.py, tests/test_fuzz.py,
-# bench/permission_matrix.py): name `ReportStatus` members instead; remove once none is left.
-TRIAGE, RELAYED, DISMISSED = ReportStatus.TRIAGE, ReportStatus.RELAYED, ReportStatus.DISMISSED
-RECEIVED, PATROL = ReportStatus.RECEIVED, ReportStatus.PATROL
-CLOSED, UNFOUNDED = ReportStatus.CLOSED, ReportStatus.UNFOUNDED

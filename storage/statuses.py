@@ -99,6 +99,8 @@ class Purpose(StrEnum):
     BROADCAST_PIN = "broadcast_pin"
     ALERT_RELAY = "alert_relay"
     POLL_STOP = "poll_stop"
+    BROADCAST_FOLLOWUP = "broadcast_followup"  # a follow-up, as a reply to each copy
+    BROADCAST_UNPIN = "broadcast_unpin"  # a closed notice's pinned copies
     TIP = "tip"
     # the start-up checklist, to the officials when it changed (core/runtime/check.py)
     CHECKLIST = "checklist"
@@ -119,3 +121,11 @@ class ModerationStatus(StrEnum):
     PUBLISHED = "published"  # held media or forward reposted by the bot
     DECLINED = "declined"  # held media or forward not published
     EXPIRED = "expired"  # nobody decided within moderation.keep_hours
+
+
+class LiaisonSource(StrEnum):
+    """How the bot learnt whether a person belongs to the liaison group."""
+
+    CHAT_MEMBER = "chat_member"  # a chat_member update of the group (join, leave, ban)
+    ACTED = "acted"  # the person acted inside the group
+    CHECKED = "checked"  # the bot's own getChatMember, made in the background

@@ -65,7 +65,9 @@ from emulator import Group, Limits, Mark, Person, TelegramEmulator
 from handlers.broadcast import domain as broadcasts
 from handlers.broadcast.buttons import (
     ClosePoll,
+    CloseSend,
     FlipSwitch,
+    FollowUp,
     PickAllSectors,
     PickSector,
     RelayAlert,
@@ -76,6 +78,16 @@ from handlers.broadcast.buttons import Decision as BroadcastDecision
 from handlers.broadcast.rules import Switch
 from handlers.common import Language
 from handlers.dashboard.buttons import JournalPage, PeriodChoice, StatsPeriod
+from handlers.desk.buttons import (
+    DeskExclude,
+    DeskJoin,
+    DeskReinstate,
+    DeskRemind,
+    ExcludedPage,
+    ExcludeStep,
+    MembersPage,
+    RequestsPage,
+)
 from handlers.enrolment.buttons import (
     AskMove,
     CharterAnswer,
@@ -283,6 +295,27 @@ async def excluded_person(world: World, cell: Cell, step: int) -> Target:
     return Target(str(user_id))
 
 
+def sector_member(data: Callable[[int, int], Button]) -> Builder:
+    """A member of the referent's sector, as a desk list shows them; `data(user, sector)`."""
+
+    async def build(world: World, cell: Cell, step: int) -> Target:
+        user_id = await world.dummy(enrolled=True)
+        return Target(data(user_id, world.subject_sector).pack(), world.subject_sector)
+
+    return build
+
+
+def excluded_button(data: Callable[[int], Button]) -> Builder:
+    """Someone excluded, as /exclus lists them; `data(user id)`."""
+
+    async def build(world: World, cell: Cell, step: int) -> Target:
+        user_id = await world.dummy()
+        await world.svc.store.people.set_status(user_id, PersonStatus.EXCLUDED)
+        return Target(data(user_id).pack())
+
+    return build
+
+
 def report_button(data: Callable[[int], Button], status: ReportStatus, own: bool = False
                   ) -> Builder:
     """A report of the referent's sector in `status`; `own`: the presser reported it."""
@@ -438,6 +471,11 @@ BUTTONS: dict[type[Button], tuple[Action, Builder]] = {
     BroadcastConfirm: (Action.ALERT, fixed(BroadcastConfirm(BroadcastDecision.CANCEL))),
     ClosePoll: (Action.POLL, broadcast_button(BroadcastKind.POLL, lambda b, s: ClosePoll(b))),
     RelayAlert: (Action.RELAY_ALERT, broadcast_button(BroadcastKind.ALERT, RelayAlert)),
+    # an alert's author (the liaison) or the staff follows it up or closes it (/annonces)
+    FollowUp: (Action.BROADCAST_FOLLOWUP,
+               broadcast_button(BroadcastKind.ALERT, lambda b, s: FollowUp(b))),
+    CloseSend: (Action.BROADCAST_FOLLOWUP,
+                broadcast_button(BroadcastKind.ALERT, lambda b, s: CloseSend(b))),
     TipTopic: (Action.TIP, fixed(TipTopic(Topic.HOLIDAYS))),
     # moderation of the sector groups
     ReviewCard: (Action.REVIEW_REMOVAL,
@@ -450,6 +488,15 @@ BUTTONS: dict[type[Button], tuple[Action, Builder]] = {
         lambda a: TransmitSend(a, Category.VEHICLE, Confirmation.CANCEL), own=True)),
     Exclusion: (Action.DECIDE_EXCLUSION,
                 strike(lambda s, u: Exclusion(s, u, ExclusionChoice.KEEP))),
+    # the staff's desk (handlers/desk): lists, and acting on a person from them
+    RequestsPage: (Action.LIST_REQUESTS, fixed(RequestsPage(0))),
+    MembersPage: (Action.LIST_MEMBERS, fixed(MembersPage(0))),
+    ExcludedPage: (Action.LIST_EXCLUDED, fixed(ExcludedPage(0))),
+    DeskJoin: (Action.DECIDE_JOIN, join_request(lambda r: DeskJoin(r, Decision.DECLINE, 0))),
+    DeskRemind: (Action.REMIND_MEMBER, sector_member(lambda u, s: DeskRemind(u, s, 0))),
+    DeskExclude: (Action.EXCLUDE, sector_member(
+        lambda u, s: DeskExclude(u, s, ExcludeStep.KEEP, 0))),
+    DeskReinstate: (Action.REINSTATE, excluded_button(lambda u: DeskReinstate(u, 0))),
 }
 
 def button_rows() -> list[Row]:

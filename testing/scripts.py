@@ -144,7 +144,8 @@ async def confirm_broadcast(author: Person) -> int:
     """Confirm the previewed broadcast; returns its number."""
     await author.wait_for(text=fr_part("broadcast.confirm"))
     author.press(fr("broadcast.send"))
-    launched = await author.wait_for(text=fr_part("broadcast.launched"))
+    start = fr_start("broadcast.progress")  # the progress message, whatever it shows now
+    launched = await author.wait_for(lambda m: bool(m.history) and m.history[0].startswith(start))
     match = re.search(r"n°(\d+)", launched.text or "")
     assert match is not None
     return int(match.group(1))

@@ -19,12 +19,13 @@ from handlers.broadcast.buttons import ClosePoll, RelayAlert
 from storage import Message, NewBroadcast, Store
 from storage.outbox import BULK
 from testing.commune import link, make_referent, started
-from testing.fences import eventually
+from testing.fences import eventually, quiescent
 from testing.scripts import (
     buttons_now,
     compose_broadcast,
     confirm_broadcast,
     enrol,
+    fr_part,
     write_broadcast,
 )
 from tests.conftest import Commune, fr
@@ -307,3 +308,27 @@ async def test_a_restart_mid_compose_resumes_the_draft(
         number = await confirm_broadcast(official)
         await commune.groups["Centre-bourg"].wait_for(text="Élagage des haies")
         await official.wait_for(text=f"Envoi n°{number} (annonce) terminé", timeout=10)
+
+
+async def test_the_progress_message_is_the_first_and_only_one_and_becomes_the_report(
+    vigie: Application, commune: Commune, sectors: dict[str, Group]  # type: ignore[type-arg]
+) -> None:
+    """Demo bug 1: the report came before "C'est parti", and a progress message stayed at
+    "0 reçus, 2 restants". After confirming, the author gets one message: the progress,
+    edited as copies go out, ending as the report."""
+    official, emu = commune.official, commune.emu
+    await compose_broadcast(emu, official, "/annonce", "Collecte des encombrants mardi.",
+                            ["Centre-bourg", "Les Hauts"])
+    number = await confirm_broadcast(official)
+    card = next(m for m in official.inbox() if fr_part("broadcast.confirm") in (m.text or ""))
+    done = fr("broadcast.report", id=number, kind=fr("broadcast.kind.notice"), delivered=2,
+              failed=0, total=2)
+    await emu.wait_until(lambda: any(m.text == done for m in official.inbox()))
+    await quiescent(vigie, emu)
+    after = [m for m in official.inbox() if m.message_id > card.message_id]
+    assert len(after) == 1, [m.text for m in after]
+    assert after[0].history[0] == fr("broadcast.progress", id=number,
+                                     kind=fr("broadcast.kind.notice"), delivered=0, failed=0,
+                                     left=2, total=2)
+    assert after[0].text == done
+    assert not buttons_now(emu, card)  # the card cannot be sent twice

@@ -41,7 +41,7 @@ def test_profile_words_exist_for_every_language_force_and_country() -> None:
 
 def used_keys() -> set[str]:
     keys: set[str] = set()
-    for path in [*ROOT.glob("handlers/*.py"), *ROOT.glob("core/*.py")]:
+    for path in [*ROOT.glob("handlers/**/*.py"), *ROOT.glob("core/**/*.py")]:
         keys.update(KEY_USE.findall(path.read_text(encoding="utf-8")))
     keys.update(rule.refusal for rule in RULES.values())
     return keys

@@ -30,8 +30,9 @@ async def test_start_welcomes_then_charter_is_accepted_and_recorded(
     await alice.wait_for(text=fr("charter.accepted"))
     sectors = await alice.wait_for(text=fr("enrolment.choose_sector"))
     assert sectors.buttons == ["Centre-bourg", "La Vallée", "Les Hauts"]
-    store = services_of(vigie).store
-    assert await store.charter.latest_version(alice.id) == 1
+    svc = services_of(vigie)
+    store = svc.store
+    assert await store.charter.latest_version(alice.id) == svc.charter.version
     assert [e["action"] for e in await store.audit.entries()] == ["charter.accepted"]
 
     alice.send_command("/start")  # accepted once: straight to the sector question

@@ -83,7 +83,7 @@ async def test_insults_climb_the_ladder_to_an_exclusion_decided_from_the_card(
     await gone(commune, centre, first["message_id"])
     await carol.wait_for(text="premier rappel de la charte (1/3)")
 
-    second = carol.send_text("bande d'abrutis", chat=centre)
+    second = carol.send_text("encore des roms qui traînent près du stade", chat=centre)
     await gone(commune, centre, second["message_id"])
     await carol.wait_for(text="vous ne pouvez plus écrire dans le groupe jusqu'au")
     await commune.emu.wait_until(lambda: centre.member_status(carol) == "restricted")
@@ -138,11 +138,29 @@ async def test_an_emergency_stays_and_the_group_gets_the_numbers_once(
 async def test_an_edit_that_becomes_a_violation_is_removed(vigie: Bot, commune: Commune) -> None:
     centre, carol, _ = await setup(vigie, commune)
     posted = carol.send_text("voiture garée devant l'école", chat=centre)
+    for minute in range(5):  # edited again and again: each edit is screened
+        carol.edit_text(posted["message_id"], f"voiture garée devant l'école depuis {minute} h",
+                        chat=centre)
     carol.edit_text(posted["message_id"], "voiture garée devant l'école, c'est M. Dupont",
                     chat=centre)
     await gone(commune, centre, posted["message_id"])
     notice = await carol.wait_for(text="a été retiré")
     assert "personne nommée" in notice.text
+    actions = await services_of(vigie).store.moderation.recent(None, 0)
+    assert len(actions) == 1
+
+
+async def test_a_message_deleted_by_someone_else_first(vigie: Bot, commune: Commune) -> None:
+    centre, carol, ref = await setup(vigie, commune)
+    posted = carol.send_text("son numéro : 06 98 76 54 32", chat=centre)
+    with centre._state.lock:  # an administrator deletes it before the bot's turn comes
+        centre.chat.messages[posted["message_id"]].deleted = True
+    await carol.wait_for(text="a été retiré")  # still told, and given the text back
+    await ref.wait_for(text="Message retiré")
+    await commune.emu.wait_until(lambda: any(
+        c.method == "deleteMessage" and c.status == 400 for c in commune.emu.calls))
+    warnings = [m for m in ref.inbox() if "Supprimer des messages" in (m.text or "")]
+    assert warnings == []  # not a missing right
 
 
 async def test_a_forwarded_message_is_labelled_unverified(vigie: Bot, commune: Commune
@@ -255,6 +273,12 @@ async def test_a_missing_delete_right_is_told_once_and_screening_goes_on(
     await ref.wait_for(text="Message retiré", since=None)
     warnings = [m for m in commune.official.inbox() if "Supprimer des messages" in (m.text or "")]
     assert len(warnings) == 1
+    # Given back, then lost again: told again.
+    centre.set_bot_rights(commune.official, can_delete_messages=True)
+    centre.set_bot_rights(commune.official, can_delete_messages=False)
+    carol.send_text("mon fixe 01 45 67 89 10", chat=centre)
+    await commune.emu.wait_until(lambda: len([
+        m for m in commune.official.inbox() if "Supprimer des messages" in (m.text or "")]) == 2)
 
 
 async def test_blocked_author_anonymous_admin_channel_and_noise(

@@ -83,6 +83,7 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.RELAY_ALERT: dict.fromkeys(PLACES, STAFF) | {"sector_group": {"referent", *STAFF}},
     Action.POLL: {"private": STAFF},
     Action.POLL_RESULTS: {"private": STAFF | LIAISON_ONLY},
+    Action.BROADCAST_FOLLOWUP: {"private": STAFF | LIAISON_ONLY},
     Action.TIP: {"private": EVERYONE},
     Action.MANAGE_TIPS: {"private": STAFF},
     Action.STATS: {"private": {"referent", "referent_elsewhere", "liaison", *STAFF}},
@@ -90,6 +91,12 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.EXPORT: {"private": STAFF | LIAISON_ONLY},
     Action.AUDIT_LOG: {"private": {"admin"}},
     Action.PAPERWORK: {"private": STAFF},
+    Action.LIST_REQUESTS: {"private": {"referent", "referent_elsewhere", *STAFF}},
+    Action.LIST_MEMBERS: {"private": {"referent", "referent_elsewhere", *STAFF}},
+    Action.LIST_EXCLUDED: {"private": {"referent", "referent_elsewhere", *STAFF}},
+    Action.REMIND_MEMBER: {"private": STAFF},  # a referent, with a subject of their sector
+    Action.SHOW_ID: {"private": EVERYONE, "group": STAFF, "liaison_chat": STAFF,
+                     "sector_group": {"referent", *STAFF}},
 }
 
 

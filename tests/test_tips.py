@@ -4,14 +4,16 @@ restart, /conseil for residents and /conseils for officials."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from telegram.ext import Application
 
+from core import i18n
 from core.runtime.application import build_application
 from core.runtime.lifecycle import running, services_of
 from core.settings import Settings, TipsSettings
@@ -204,3 +206,94 @@ async def test_officials_add_edit_and_retire_tips(vigie: Application, commune: C
     await commune.alice.wait_for(text=fr("denied.officials_only"))
     assert not {tip.id: tip for tip in catalogue.merged(await store.tips.overrides())}[
         "arnaques-02"].retired
+
+
+# Tips by country (issue 16): each tip says where it applies; a BE commune gets Belgian ones.
+LANGUAGES_OF = {"FR": ("fr", "en"), "BE": ("fr", "nl", "en")}
+# French numbers and services a Belgian resident must never be sent to.
+NOT_IN_BELGIUM = re.compile(r"gendarm|\b(?:15|17|18|114|3977|33700)\b|gouv\.fr|service-public"
+                            r"|Tranquillité|\bmairie\b|\bCCAS\b|\bCNIL\b", re.IGNORECASE)
+NOT_IN_FRANCE = re.compile(r"\b101\b|Card Stop|Police-on-web|safeonweb|\bCPAS\b|technoprév",
+                           re.IGNORECASE)
+
+
+def profile_of(country: str, language: str = "fr") -> Settings:
+    force = "police_locale" if country == "BE" else "gendarmerie"
+    return Settings(commune={"name": "Testville", "country": country, "force": force,
+                             "language": language})
+
+
+@pytest.fixture
+def _default_profile() -> Iterator[None]:
+    yield
+    i18n.use_profile(Settings().commune)
+
+
+@pytest.mark.parametrize("country", ["FR", "BE"])
+def test_each_country_has_forty_regular_tips_in_each_of_its_languages(country: str) -> None:
+    tips = catalogue.for_country(catalogue.shipped(), country)
+    regular = [tip for tip in tips if tip.campaign is None]
+    for language in LANGUAGES_OF[country]:
+        assert sum(bool(tip.texts.get(language)) for tip in regular) >= 40, language
+    topics = Counter(tip.topic for tip in regular)
+    assert set(topics) == set(catalogue.TOPICS) and min(topics.values()) >= 5
+    assert {tip.campaign for tip in tips if tip.campaign} == set(catalogue.CAMPAIGNS)
+    for tip in tips:  # a tip of both countries is translated: no Belgian sees French instead
+        assert len(set(tip.texts.values())) == len(tip.texts), tip.id
+        assert all(len(text) <= 600 for text in tip.texts.values()), tip.id
+
+
+@pytest.mark.usefixtures("_default_profile")
+@pytest.mark.parametrize(("country", "unwanted"), [("BE", NOT_IN_BELGIUM),
+                                                   ("FR", NOT_IN_FRANCE)], ids=["BE", "FR"])
+def test_a_tip_names_only_its_country_s_numbers_and_services(country: str,
+                                                             unwanted: re.Pattern[str]) -> None:
+    i18n.use_profile(profile_of(country).commune)
+    found = [(tip.id, language, hit.group()) for tip in catalogue.shipped()
+             if country in tip.countries for language in LANGUAGES_OF[country]
+             if (hit := unwanted.search(tip.text(language)))]
+    assert found == []
+    filled = [tip.id for tip in catalogue.for_country(catalogue.shipped(), country)
+              for language in LANGUAGES_OF[country] if "{" in tip.text(language)]
+    assert filled == []  # every placeholder of the profile is filled in
+
+
+def test_the_belgian_calendar_calls_for_the_police_on_web_request() -> None:
+    belgian = profile_of("BE", "nl")
+    assert catalogue.school_zone_of(belgian) == "BE-Flemish"
+    assert catalogue.school_zone_of(profile_of("BE")) == "BE-French"
+    tips = catalogue.for_country(catalogue.shipped(), "BE")
+    start = catalogue.holiday_starts("BE-Flemish", [2026])[0]
+    today = start - dt.timedelta(days=10)
+    campaigns = catalogue.campaigns_on(today, catalogue.school_zone_of(belgian), 3)
+    assert campaigns[0] == "otv"
+    now = dt.datetime.combine(today, dt.time(11), tzinfo=PARIS).timestamp()
+    chosen = pick(tips, {}, now, today, campaigns, TipsSettings())
+    assert chosen is not None and chosen.campaign == "otv" and "BE" in chosen.countries
+    regular = pick(tips, {chosen.id: now}, now, today, [], TipsSettings())
+    assert regular is not None and regular.campaign is None and "BE" in regular.countries
+
+
+@pytest.mark.usefixtures("_default_profile")
+async def test_the_schedule_posts_a_belgian_tip_in_a_belgian_commune(
+    settings: Settings, make_settings: Callable[..., Settings], commune: Commune
+) -> None:
+    groups = await linked_groups(settings, commune)
+    slot = dt.datetime.now(PARIS) - dt.timedelta(hours=0.5)
+    belgian = make_settings(
+        commune={"name": "Testville", "country": "BE", "force": "police_locale",
+                 "language": "fr"},
+        tips={"schedule": [f"{slot.minute} {slot.hour} * * *"], "quiet_hours": None,
+              "grace_hours": 2})
+    async with running(build_application(belgian)) as app:
+        await catch_up_done(app)
+        await jobs_idle(app)
+        await quiescent(app, commune.emu)
+        store = services_of(app).store
+        ids = [tip_id for sector in await store.sectors.active()
+               for tip_id in await store.tips.last_posted(sector.id)]
+    by_id = {tip.id: tip for tip in catalogue.shipped()}
+    assert len(ids) == 2 and all("BE" in by_id[tip_id].countries for tip_id in ids)
+    for group in groups:
+        posts = tip_posts(group)
+        assert len(posts) == 1 and not NOT_IN_BELGIUM.search(posts[0])

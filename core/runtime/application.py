@@ -16,12 +16,13 @@ from core import i18n
 from core.charter import Charter
 from core.geo import sector_polygons
 from core.runtime import lifecycle
+from core.runtime.inbox import LANES
 from core.runtime.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.runtime.persistence import SqlitePersistence
 from core.runtime.telegram_bot import VigieBot
 from core.services import CONTEXT_TYPES, KEY, Services, VigieApp
 from core.settings import Settings
-from handlers import common, fallback, moderation, paperwork, privacy, reports
+from handlers import common, desk, fallback, liaison, moderation, paperwork, privacy, reports
 from handlers.broadcast import domain as broadcasts
 from handlers.broadcast import flow as broadcast
 from handlers.broadcast.progress import ProgressSweep
@@ -41,16 +42,20 @@ warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PT
 # conversations come before onboarding, so an official who has not answered the charter
 # question yet can still write a notice.
 FLOWS = (broadcast, onboarding, reports, membership, referents, moderation, privacy, groups,
-         tips, dashboard, paperwork, common, fallback)
+         tips, dashboard, paperwork, liaison, desk, common, fallback)
 
 
-def build_application(settings: Settings) -> VigieApp:
+def build_application(settings: Settings, *, rate_limited: bool = True) -> VigieApp:
+    """`rate_limited=False` lifts PTB's limiter on direct replies: for a benchmark against an
+    emulator with its limits off (bench/updates.py), never in production."""
     assert settings.telegram.token is not None
     token = settings.telegram.token.get_secret_value()
     api, files = settings.telegram.api_base_url, settings.telegram.files_url
     # Direct replies are rate-limited by PTB; the outbox paces itself (core/runtime/outbox.py).
-    bot = VigieBot(token, base_url=api, base_file_url=files,
-                   rate_limiter=direct_rate_limiter(settings.outbox.time_scale))
+    limiter = direct_rate_limiter(settings.outbox.time_scale) if rate_limited else None
+    # One connection per update handled at once (the default pool holds one).
+    bot = VigieBot(token, base_url=api, base_file_url=files, rate_limiter=limiter,
+                   request=HTTPXRequest(connection_pool_size=LANES + 4))
     store = Store(settings.storage.database)
     i18n.use_profile(settings.commune)  # every text words this commune's scheme
     # PTB's builder cannot express our context and job-queue types together; the cast
@@ -59,8 +64,9 @@ def build_application(settings: Settings) -> VigieApp:
         ApplicationBuilder()
         .bot(bot)
         .context_types(CONTEXT_TYPES)
-        # ConversationHandler is not safe with concurrent updates.
-        .concurrent_updates(False)
+        # Updates from different chats are handled side by side, one chat's in order (the
+        # inbox's lanes), at most LANES at once: ConversationHandler state lives per chat.
+        .concurrent_updates(LANES)
         # Updates come through core/runtime/inbox.py (stored before they are confirmed), not
         # PTB's Updater; conversations are kept in SQLite so a restart resumes them.
         .updater(None)
@@ -120,3 +126,10 @@ def background(app: VigieApp, svc: Services) -> None:
     # Three months before the protocol's three-year term, the officials are told once.
     jobs.run_repeating(paperwork.renewal_reminder, interval=86400, first=5,
                        name="protocol_renewal")
+    liaison_chat = svc.settings.roles.liaison_chat_id
+    if liaison_chat is not None and liaison_chat < 0:
+        # Who belongs to the liaison group, asked of Telegram off the path of any update,
+        # through the outbox's bot (no direct-reply limiter), 20 calls a minute at most.
+        every = liaison.LiaisonCheck.interval(svc.settings.outbox.time_scale)
+        jobs.run_repeating(liaison.LiaisonCheck(svc, svc.outbox.bot), interval=every,
+                           first=every, name="liaison_check")

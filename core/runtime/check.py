@@ -22,18 +22,11 @@ from telegram.constants import ChatAction
 from telegram.error import Forbidden, InvalidToken, TelegramError
 
 from core import i18n
+from core.permissions import BOT_RIGHTS_IN_SECTOR_GROUP
 from core.settings import Settings
 from storage import Store
 from storage.db import FileFacts, inspect
 
-# What the bot must be allowed to do in a sector group (handlers/enrolment/groups.py asks
-# for the same rights when a group is linked), with the catalogue key naming each right.
-REQUIRED_RIGHTS = {
-    "can_invite_users": "groups.right_invite",
-    "can_restrict_members": "groups.right_restrict",
-    "can_delete_messages": "groups.right_delete",
-    "can_pin_messages": "groups.right_pin",
-}
 # A webhook error older than this is history, not a present problem.
 WEBHOOK_ERROR_FRESH = 3600.0
 MARK = {True: "✓", False: "✗"}
@@ -163,7 +156,8 @@ async def _group_rights(bot: Bot, name: str, chat_id: int) -> Item:
         return Item(code, True, "sector", values)
     if not isinstance(member, ChatMemberAdministrator):
         return Item(code, False, "sector_not_admin", values, "sector_rights")
-    missing = [key for right, key in REQUIRED_RIGHTS.items() if not getattr(member, right)]
+    missing = [key for right, key in BOT_RIGHTS_IN_SECTOR_GROUP.items()
+               if not getattr(member, right)]
     if missing:
         return Item(code, False, "sector_rights_missing",
                     {**values, "rights": ", ".join(missing)}, "sector_rights")
@@ -255,4 +249,4 @@ async def run(settings: Settings, bot: Bot, store: Store | None,
 
 
 def database_facts(settings: Settings) -> FileFacts:
-    return inspect(settings.storage.database)
+    return inspect(settings.storage.database, full=True)  # `vigie check`: the full check

@@ -6,11 +6,16 @@ fetched it, so a crash before the batch is handled loses it. Here instead:
 1. `_fetch` long-polls getUpdates and stores each batch, raw, in SQLite in one transaction
    (storage/inbox.py) *before* the next call moves the offset past it. In webhook mode,
    core/webhook.py stores each update before it answers Telegram's request.
-2. `_consume` takes the stored updates in order and hands each to
-   `Application.process_update`, then commits the conversation changes it caused
-   (core/persistence.py) together with its "done" mark. Done, the row loses its contents;
-   only its update id stays (a day), so a repeated update id is never handled twice.
-3. After a restart, what was stored but not done is handled first, then new updates.
+2. `_consume` reads the stored updates in order and queues each on its chat's lane (updates
+   without a chat share one lane). Each lane hands its updates, one after the other, to
+   `Application.process_update`; lanes run side by side, at most `LANES` updates at once
+   (PTB's update processor). Each update's conversation changes (core/persistence.py) are
+   committed together with its "done" mark; updates that end together share one commit.
+   Done, the row loses its contents; only its update id stays (a day), so a repeated update
+   id is never handled twice. Conversations are keyed by chat and user, so one chat's
+   updates in order is all a ConversationHandler needs.
+3. After a restart, what was stored but not done is handled first, then new updates: in
+   Telegram's order within each chat.
 
 An update is handled again only if the process died while handling it; the handlers whose
 effects reach outside one transaction are idempotent (a report confirmation finds its report
@@ -22,6 +27,7 @@ inbox stops fetching and says so in `failure`; `bot.py` exits with that line.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import time
@@ -36,6 +42,7 @@ from telegram.warnings import PTBUserWarning
 from core import logs
 from core.runtime.persistence import SqlitePersistence
 from storage import Store
+from storage.conversations import Write
 from storage.inbox import KEEP_DONE_SECONDS, InboxRow, Incoming
 
 log = logs.get("inbox")
@@ -46,6 +53,8 @@ warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUser
 INBOX_KEY = "vigie.inbox"
 BATCH = 100
 MAX_ATTEMPTS = 5
+LANES = 32  # updates handled at once, each from a different chat
+MAX_IN_HAND = 4 * BATCH  # updates read from the store and waiting in their chat's lane
 RETRY_FIRST, RETRY_MAX = 0.25, 5.0  # seconds between failed fetches, doubling
 READ_MARGIN = 10.0  # beyond the long-poll timeout before a silent connection counts as lost
 STOP_GRACE = 20.0  # how long a stop waits for the update in hand
@@ -73,10 +82,23 @@ class UpdateInbox:
         self._fetcher: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._stopping = False
+        # Per chat (None: updates without a chat), what is read and waiting, in order.
+        self._lanes: dict[int | None, collections.deque[tuple[InboxRow, Update]]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._in_hand: set[int] = set()  # update ids read and not finished
+        self._cursor: int | None = None  # the last update id read
+        self._rescan = False
+        self._room = asyncio.Event()
+        self._room.set()
+        # Asked of the next group commit: attempts to count, updates handled to mark done.
+        self._begun: dict[int, asyncio.Future[None]] = {}
+        self._ended: dict[int, asyncio.Future[None]] = {}
+        self._flush_lock = asyncio.Lock()
 
     async def start(self, poll_timeout: float | None) -> None:
         """Handle what an earlier run left, and poll Telegram unless a webhook feeds us."""
         self._stopping = False
+        self._cursor, self._rescan = None, False
         left = (await self.store.inbox.counts())["pending"]
         if left:
             log.info("inbox.resuming", updates=left)  # stored by a run that stopped first
@@ -85,7 +107,8 @@ class UpdateInbox:
             self._fetcher = asyncio.create_task(self._fetch(poll_timeout), name="inbox-fetcher")
 
     async def stop(self) -> None:
-        """Stop fetching; finish the update in hand; leave the others stored for next time."""
+        """Stop fetching; finish the updates in hand (one per busy chat); leave the others
+        stored for next time."""
         self._stopping = True
         if self._fetcher is not None:
             # A long poll cut short loses nothing: its updates were never confirmed.
@@ -93,19 +116,27 @@ class UpdateInbox:
             await asyncio.gather(self._fetcher, return_exceptions=True)
             self._fetcher = None
         self._wake.set()
+        self._room.set()
+        working = set(self._lane_tasks)
         if self._consumer is not None:
-            done, _ = await asyncio.wait({self._consumer}, timeout=STOP_GRACE)
-            if not done:
-                log.warning("inbox.stop_cut_short")  # the update stays pending: next start
-                self._consumer.cancel()
-                await asyncio.gather(self._consumer, return_exceptions=True)
-            self._consumer = None
+            working.add(self._consumer)
+        if working:
+            _, late = await asyncio.wait(working, timeout=STOP_GRACE)
+            if late:
+                log.warning("inbox.stop_cut_short")  # those updates stay pending: next start
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+        self._consumer = None
 
     async def accept(self, raw: list[dict[str, Any]]) -> int:
         """Store updates as received, in one transaction; returns how many were new."""
         incoming = [Incoming(item["update_id"], item, self._sender(item)) for item in raw
                     if isinstance(item, dict) and isinstance(item.get("update_id"), int)]
         added = await self.store.inbox.accept(incoming)
+        if incoming and self._cursor is not None and \
+                min(item.update_id for item in incoming) <= self._cursor:
+            self._rescan = True  # older than what was read: a webhook retry, say
         self._wake.set()
         return added
 
@@ -173,53 +204,100 @@ class UpdateInbox:
     # --- handling --------------------------------------------------------------------------
 
     async def _consume(self) -> None:
+        """Read stored updates in order and hand each to its chat's lane."""
         loop = asyncio.get_running_loop()
         maintenance_at = loop.time()
-        while True:
+        while not self._stopping:
             if loop.time() >= maintenance_at:
                 await self._maintenance()
                 maintenance_at = loop.time() + MAINTENANCE_EVERY
             self._wake.clear()
+            if self._rescan:
+                # An update older than the last one read was stored (a webhook retry):
+                # read from the start again; what is already in hand is skipped.
+                self._rescan, self._cursor = False, None
             try:
-                rows = await self.store.inbox.pending(BATCH)
+                rows = await self.store.inbox.pending(BATCH, after=self._cursor)
             except Exception:
                 log.exception("inbox.read_failed")
                 rows = []
-            if not rows:
-                if self._stopping:
-                    return
+            for row in rows:
+                self._cursor = row.update_id
+                if row.update_id not in self._in_hand:
+                    self._dispatch(row)
+            if len(self._in_hand) >= MAX_IN_HAND:
+                await self._room.wait()  # lanes are behind: read on when they catch up
+            elif not rows:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=MAINTENANCE_EVERY)
-                continue
-            for row in rows:
-                if self._stopping:
-                    return  # the rest stays stored, handled at the next start
-                try:
-                    await self._handle(row)
-                except Exception:
-                    # Not done: handled again (up to MAX_ATTEMPTS), after a pause.
-                    log.exception("inbox.handling_failed", update_id=row.update_id)
-                    await asyncio.sleep(RETRY_FIRST)
-                    break
 
-    async def _handle(self, row: InboxRow) -> None:
+    def _dispatch(self, row: InboxRow) -> None:
+        """Queue an update on its chat's lane, starting the lane if it is idle."""
+        update = self._parse(row)
+        chat = update.effective_chat
+        key = chat.id if chat is not None else None  # chatless updates share one lane
+        self._in_hand.add(row.update_id)
+        self._room.clear()
+        queue = self._lanes.get(key)
+        if queue is not None:
+            queue.append((row, update))
+            return
+        self._lanes[key] = collections.deque([(row, update)])
+        task = asyncio.create_task(self._lane(key), name=f"inbox-lane-{key}")
+        self._lane_tasks.add(task)
+        task.add_done_callback(self._lane_tasks.discard)
+
+    async def _lane(self, key: int | None) -> None:
+        """One chat's updates, one after the other, in Telegram's order."""
+        queue = self._lanes[key]
+        try:
+            while queue and not self._stopping:
+                row, update = queue[0]
+                attempts = row.attempts
+                while not self._stopping:
+                    try:
+                        await self._handle(row, update, attempts)
+                        break
+                    except Exception:
+                        # Not done: handled again (up to MAX_ATTEMPTS), after a pause; this
+                        # chat's later updates wait, other chats go on.
+                        log.exception("inbox.handling_failed", update_id=row.update_id)
+                        attempts += 1
+                        await asyncio.sleep(RETRY_FIRST)
+                queue.popleft()
+                self._release(row.update_id)
+        finally:
+            # Stopped: what is left stays stored, handled at the next start.
+            for row, _ in queue:
+                self._release(row.update_id)
+            queue.clear()
+            del self._lanes[key]
+
+    def _release(self, update_id: int) -> None:
+        self._in_hand.discard(update_id)
+        if len(self._in_hand) < MAX_IN_HAND // 2:
+            self._room.set()
+
+    async def _handle(self, row: InboxRow, update: Update, attempts: int) -> None:
         if row.payload is None:
             await self.store.inbox.done(row.update_id)  # erased before it was handled
             return
-        if row.attempts >= MAX_ATTEMPTS:
-            log.error("inbox.update_skipped", update_id=row.update_id, attempts=row.attempts)
+        if attempts >= MAX_ATTEMPTS:
+            log.error("inbox.update_skipped", update_id=row.update_id, attempts=attempts)
             await self.store.inbox.done(row.update_id)
             return
-        if row.attempts:
+        if attempts:
             # A run died (or failed) while handling it: handled again, idempotently.
-            log.info("inbox.handling_again", update_id=row.update_id, attempts=row.attempts)
-        await self.store.inbox.begin(row.update_id)
-        await self.app.process_update(self._parse(row))
+            log.info("inbox.handling_again", update_id=row.update_id, attempts=attempts)
+        await self._begin(row.update_id)
+        # PTB's update processor bounds how many updates are handled at once (LANES).
+        await self.app.update_processor.process_update(update, self.app.process_update(update))
         await self._commit(row.update_id)
 
     def _parse(self, row: InboxRow) -> Update:
+        if row.payload is None:
+            return Update(row.update_id)  # erased: only marked done
         try:
-            assert row.payload is not None  # an erased row never gets here (_handle)
             return Update.de_json(row.payload, self.app.bot)
         except Exception as error:
             # Stored by the webhook as received: handled as an empty update, so it is skipped.
@@ -228,14 +306,49 @@ class UpdateInbox:
 
     async def _commit(self, update_id: int) -> None:
         """The conversation changes this update caused, and its done mark, atomically."""
-        if self.persistence is None:
-            await self.store.inbox.done(update_id)
-            return
-        async with self.persistence.collecting() as writes:
-            await self.app.update_persistence()
+        self._ended[update_id] = settled = asyncio.get_running_loop().create_future()
+        await self._flush(settled)
+
+    async def _begin(self, update_id: int) -> None:
+        """Count an attempt, stored before the update is handled (see MAX_ATTEMPTS)."""
+        self._begun[update_id] = counted = asyncio.get_running_loop().create_future()
+        await self._flush(counted)
+
+    async def _flush(self, mine: asyncio.Future[None]) -> None:
+        """Group commit: what the lanes asked meanwhile (attempts to count, updates ended),
+        in one transaction, so that each synchronous commit serves many updates.
+
+        PTB's update_persistence hands over the writes of every update handled since its
+        last run, whatever its chat: so every update whose handling ended meanwhile is
+        marked done in the same transaction as those writes. An update still being handled
+        is not marked, and PTB writes a conversation's new state only as its handler
+        returns, so nothing of it is in the batch."""
+        async with self._flush_lock:
+            if not mine.done():
+                begun, self._begun = self._begun, {}
+                ended, self._ended = self._ended, {}
+                try:
+                    await self._write(list(begun), list(ended))
+                except Exception as error:
+                    for waiting in (*begun.values(), *ended.values()):
+                        waiting.set_exception(error)
+                else:
+                    for waiting in (*begun.values(), *ended.values()):
+                        waiting.set_result(None)
+        await mine
+
+    async def _write(self, begun: list[int], ended: list[int]) -> None:
+        writes: list[Write] = []
+        if ended and self.persistence is not None:
+            async with self.persistence.collecting() as writes:
+                await self.app.update_persistence()
         async with self.store.transaction():
-            await self.store.conversations.apply(writes)
-            await self.store.inbox.done(update_id)
+            if writes:
+                await self.store.conversations.apply(writes)
+            for update_id in begun:
+                await self.store.inbox.begin(update_id)
+            for update_id in ended:
+                await self.store.inbox.done(update_id)
 
     async def _maintenance(self) -> None:
         """Forget old done ids and conversations idle past their timeout."""

@@ -30,6 +30,7 @@ from core.runtime.persistence import SqlitePersistence, conversation_timeouts
 from core.runtime.webhook import WebhookReceiver
 from core.services import Services, services_of
 from core.settings import Settings
+from storage.db import StorageError
 from storage.statuses import Purpose
 
 log = logs.get("lifecycle")
@@ -38,6 +39,7 @@ log = logs.get("lifecycle")
 EXIT_CONFIG, EXIT_ANOTHER_INSTANCE, EXIT_TOKEN, EXIT_DATABASE = 2, 3, 4, 5
 CONNECT_FIRST, CONNECT_MAX = 1.0, 60.0  # seconds between getMe attempts at start, doubling
 CHECKLIST_KEY = "checklist_digest"
+CLEAN_STOP_KEY = "clean_stop"  # "1" once a run stopped cleanly; "0" while one runs
 PRIVATE_TEXT_MAX = 4000
 
 
@@ -51,6 +53,8 @@ class StartFailure(Exception):
 
 
 PURGE_EVERY = 6 * 3600
+PURGE_FIRST = 5.0  # seconds after start: the first run (a catch-up after a long stop)
+PURGE_GUARD = "retention_purge_running"
 # Production long poll: Telegram answers at once when updates arrive; a stop cancels it.
 LONG_POLL_SECONDS = 30.0
 ALREADY_RUNNING = ("Another Vigie is already running with the database {database}: stop it "
@@ -58,20 +62,42 @@ ALREADY_RUNNING = ("Another Vigie is already running with the database {database
 
 
 async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
-    """Forget what is past its retention: sent messages, report contents, old audit entries."""
-    svc = services_of(context.application)
-    keep = svc.settings.outbox.keep_days * 86400
-    messages = await svc.store.outbox.purge_finished(time.time() - keep)
-    async with svc.store.transaction():
-        reports = await svc.store.reports.purge_before(
-            time.time() - svc.settings.privacy.retention_days * 86400)
-        for report_id in reports:
-            await svc.store.audit.record(None, "report.purged", f"report:{report_id}")
-    audit = await svc.store.audit.purge_before(
-        time.time() - svc.settings.privacy.audit_retention_days * 86400)
-    if messages or reports or audit:
-        log.info("retention.purged", outbox_rows=messages, reports=len(reports),
-                 audit_entries=audit)
+    """The retention job (at start, then every PURGE_EVERY): see `purge_store`. A run that
+    finds the previous one still going (a long catch-up) leaves it to finish."""
+    app = context.application
+    running_now = app.bot_data.setdefault(PURGE_GUARD, asyncio.Lock())
+    if running_now.locked():
+        return
+    async with running_now:
+        await purge_store(services_of(app))
+
+
+async def purge_store(svc: Services) -> dict[str, int]:
+    """Forget what is past its retention: sent messages, report contents, old audit entries.
+
+    In batches of a few hundred rows, each its own short transaction, yielding to the event
+    loop between them: a catch-up over a million reports never stops other updates from
+    being answered. One summary audit entry per run, then the freed pages are given back
+    (incremental vacuum) when the file allows it."""
+    now = time.time()
+    outbox_rows = await svc.store.outbox.purge_finished(now - svc.settings.outbox.keep_days
+                                                        * 86400)
+    reports_before = now - svc.settings.privacy.retention_days * 86400
+    reports = 0
+    while batch := await svc.store.reports.purge_batch(reports_before):
+        reports += len(batch)
+        await asyncio.sleep(0)
+    audit_before = now - svc.settings.privacy.audit_retention_days * 86400
+    audit_entries = 0
+    while gone := await svc.store.audit.purge_batch(audit_before):
+        audit_entries += gone
+        await asyncio.sleep(0)
+    figures = {"reports": reports, "outbox_rows": outbox_rows, "audit_entries": audit_entries}
+    if reports or outbox_rows or audit_entries:
+        await svc.store.audit.record(None, "retention.purged", None, **figures)
+        figures["pages_freed"] = await svc.store.db.reclaim()
+        log.info("retention.purged", seconds=round(time.time() - now, 2), **figures)
+    return figures
 
 
 async def connect(bot: Bot, time_scale: float = 1.0) -> None:
@@ -101,21 +127,69 @@ async def connect(bot: Bot, time_scale: float = 1.0) -> None:
 async def startup(app: Application) -> None:  # type: ignore[type-arg]
     svc = services_of(app)
     await svc.store.open()
+    await check_if_unclean(svc)
     await svc.charter.sync(svc.store)  # the version people accept is the database's
     await svc.store.sectors.sync(sector.name for sector in svc.settings.sectors)
     await connect(svc.outbox.bot, svc.settings.outbox.time_scale)
     await svc.outbox.start()
-    await menus.publish(svc, app.bot)
     if app.job_queue is not None:
-        app.job_queue.run_repeating(purge, interval=PURGE_EVERY, first=0, name="purge")
+        # run_repeating(first=0) is moved by the scheduler to start + interval: a bot
+        # restarted more often than that would never purge. So a run once, soon, too.
+        app.job_queue.run_once(purge, when=PURGE_FIRST / svc.settings.outbox.time_scale,
+                               name="purge_at_start")
+        app.job_queue.run_repeating(purge, interval=PURGE_EVERY, first=PURGE_EVERY,
+                                    name="purge")
+
+
+async def check_if_unclean(svc: Services) -> None:
+    """Opening the store ran SQLite's quick_check; after a stop that was not clean (a
+    crash, a kill, a power cut: no mark left by `shutdown`), the full integrity_check too.
+    Then the mark is taken away until this run stops cleanly."""
+    if await svc.store.db.get_meta(CLEAN_STOP_KEY) != "1":
+        started = time.perf_counter()
+        try:
+            await svc.store.db.full_check()
+        except StorageError as error:
+            raise StartFailure(EXIT_DATABASE, str(error)) from None
+        log.info("database.full_check", seconds=round(time.perf_counter() - started, 3))
+    await svc.store.db.set_meta(CLEAN_STOP_KEY, "0")
+
+
+def ready(app: Application) -> asyncio.Task[None]:  # type: ignore[type-arg]
+    """Updates are being received: say so (with the memory in use), and set the command
+    menus in the background, off the path of the first updates."""
+    svc = services_of(app)
     log.info("vigie.started", bot_id=app.bot.id, sectors=len(svc.settings.sectors),
-             charter_version=svc.charter.version)
+             charter_version=svc.charter.version, rss_mb=rss_mb())
+    return asyncio.create_task(_publish_menus(svc, app.bot), name="menus")
+
+
+async def _publish_menus(svc: Services, bot: Bot) -> None:
+    try:
+        await menus.publish(svc, bot)
+    except Exception:
+        log.exception("menus.not_published")  # every menu is set again at the next start
+
+
+def rss_mb() -> float | None:
+    """The process's resident memory now, in MB (Linux), else its peak, else None."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
     svc = services_of(app)
     await svc.outbox.stop()
     await svc.outbox.bot.shutdown()
+    with contextlib.suppress(Exception):  # no mark: the next start runs the full check
+        await svc.store.db.set_meta(CLEAN_STOP_KEY, "1")
     await svc.store.close()
     log.info("vigie.stopped")
 
@@ -137,6 +211,7 @@ async def running(
     inbox = UpdateInbox(app, svc.store, persistence)
     app.bot_data[INBOX_KEY] = inbox
     receiver = None
+    menus_task: asyncio.Task[None] | None = None
     try:
         await app.initialize()  # loads the persisted conversations
         await startup(app)
@@ -147,6 +222,7 @@ async def running(
             await listen(receiver, app.bot)
         else:
             await inbox.start(poll_timeout)
+        menus_task = ready(app)
     except BaseException:
         # A start cut short closes what it opened, or the database's thread would keep
         # the process alive after the failure was reported.
@@ -159,6 +235,9 @@ async def running(
         # last, after PTB's final persistence write.
         if receiver is not None:
             await receiver.stop()
+        if menus_task is not None and not menus_task.done():
+            menus_task.cancel()  # set again, whole, at the next start
+            await asyncio.gather(menus_task, return_exceptions=True)
         await inbox.stop()
         await app.stop()
         await app.shutdown()

@@ -50,6 +50,20 @@ class ClosePoll(Button, prefix="poll_close"):
 
 
 @dataclass(frozen=True)
+class FollowUp(Button, prefix="bc_followup"):
+    """From /annonces: write a follow-up to a notice or an alert, sent to every copy."""
+
+    broadcast_id: int
+
+
+@dataclass(frozen=True)
+class CloseSend(Button, prefix="bc_close"):
+    """From /annonces: close a notice or an alert (its pinned copies are unpinned)."""
+
+    broadcast_id: int
+
+
+@dataclass(frozen=True)
 class RelayAlert(Button, prefix="alert_relay"):
     """On an alert sent to referents only: post it in this sector's group."""
 

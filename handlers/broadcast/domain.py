@@ -10,6 +10,8 @@ message and, at the end, the delivery report. The pure rules (limits, texts) are
 
 from __future__ import annotations
 
+from enum import StrEnum
+from html import escape
 from typing import Any
 
 from core import i18n, logs
@@ -21,7 +23,7 @@ from handlers.broadcast.buttons import RelayAlert
 from handlers.broadcast.rules import PollResults, Target, add_up, copy_payload, progress_text
 from storage import Broadcast, Message, NewBroadcast, OutboxRow
 from storage.outbox import BULK
-from storage.statuses import Purpose
+from storage.statuses import BroadcastStatus, OutboxStatus, Purpose
 
 log = logs.get("broadcast")
 
@@ -128,3 +130,77 @@ async def on_poll_stopped(svc: Services, row: OutboxRow, result: Any) -> None:
     if isinstance(result, dict) and "options" in result:
         await svc.store.broadcasts.update_poll_counts(
             result["id"], [option["voter_count"] for option in result["options"]], True)
+
+
+async def delivered_copies(svc: Services, broadcast: Broadcast) -> list[tuple[int, int]]:
+    """Every copy that reached a chat, as (chat, message id): the groups and private chats
+    of the send itself, and the groups a referent relayed an alert into."""
+    copies: dict[int, int] = {}
+    for purpose in (Purpose.BROADCAST, Purpose.ALERT_RELAY):
+        for row in await svc.store.outbox.by_ref(purpose, broadcast.ref):
+            if row.status == OutboxStatus.DELIVERED and row.message_id is not None:
+                copies.setdefault(row.chat_id, row.message_id)
+    return list(copies.items())
+
+
+class Outcome(StrEnum):
+    """What became of a follow-up or a closing: only DONE changed anything."""
+
+    DONE = "done"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+def open_for_follow_up(broadcast: Broadcast) -> Outcome:
+    if broadcast.status == BroadcastStatus.SENDING:
+        return Outcome.IN_PROGRESS
+    return Outcome.CLOSED if broadcast.status == BroadcastStatus.CLOSED else Outcome.DONE
+
+
+async def follow_up(svc: Services, broadcast: Broadcast, text: str, actor_id: int
+                    ) -> tuple[Outcome, int]:
+    """The author's follow-up, as a reply to each copy that arrived (a copy deleted since
+    gets it on its own). Returns the outcome and the number of chats it goes to."""
+    current = await svc.store.broadcasts.get(broadcast.id) or broadcast
+    outcome = open_for_follow_up(current)
+    if outcome is not Outcome.DONE:
+        return outcome, 0
+    commune = svc.settings.commune
+    copies = await delivered_copies(svc, current)
+    messages = []
+    for chat_id, message_id in copies:
+        language = await language_of(svc, chat_id) if is_private(chat_id) else commune.language
+        body = i18n.t(language, "broadcast.followup_header", id=current.id,
+                      kind=i18n.t(language, f"broadcast.kind.{current.kind}"),
+                      body=escape(text))
+        message = html_message(chat_id, body, Purpose.BROADCAST_FOLLOWUP, current.ref,
+                               priority=BULK)
+        # A reply to the copy; a copy deleted since still gets the follow-up on its own.
+        message.payload["reply_parameters"] = {"message_id": message_id,
+                                               "allow_sending_without_reply": True}
+        messages.append(message)
+    async with svc.store.transaction():
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.audit.record(actor_id, "broadcast.followed_up", current.ref,
+                                     chats=len(messages))
+    svc.outbox.wake()
+    return Outcome.DONE, len(messages)
+
+
+async def close(svc: Services, broadcast: Broadcast, actor_id: int) -> Outcome:
+    """Close a notice or an alert once: its pinned copies in the groups are unpinned."""
+    current = await svc.store.broadcasts.get(broadcast.id) or broadcast
+    outcome = open_for_follow_up(current)
+    if outcome is not Outcome.DONE:
+        return outcome
+    copies = await delivered_copies(svc, current) if current.pin else []
+    async with svc.store.transaction():
+        if not await svc.store.broadcasts.close(current.id):
+            return Outcome.CLOSED  # someone closed it meanwhile
+        await svc.store.outbox.enqueue(
+            Message(chat_id, "unpinChatMessage", {"message_id": message_id},
+                    Purpose.BROADCAST_UNPIN, current.ref, f"bc-unpin:{current.id}:{chat_id}")
+            for chat_id, message_id in copies if not is_private(chat_id))
+        await svc.store.audit.record(actor_id, "broadcast.closed", current.ref)
+    svc.outbox.wake()
+    return Outcome.DONE

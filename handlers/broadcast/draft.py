@@ -103,3 +103,30 @@ def take(user_data: dict[str, Any] | None) -> BroadcastDraft | None:
     if user_data is not None:
         user_data.pop(KEY, None)
     return found
+
+
+@draft("followup")
+@dataclass
+class FollowUpDraft:
+    """The send a follow-up is being written for (from /annonces)."""
+
+    broadcast_id: int
+
+
+FOLLOWUP_KEY = key_of(FollowUpDraft)
+
+
+def begin_follow_up(user_data: dict[str, Any] | None, broadcast_id: int) -> None:
+    if user_data is not None:
+        user_data[FOLLOWUP_KEY] = FollowUpDraft(broadcast_id)
+
+
+def take_follow_up(user_data: dict[str, Any] | None) -> FollowUpDraft | None:
+    """The follow-up being written, removed from `user_data` (it is sent or given up)."""
+    found = None if user_data is None else user_data.pop(FOLLOWUP_KEY, None)
+    return found if isinstance(found, FollowUpDraft) else None
+
+
+def follow_up_of(user_data: dict[str, Any] | None) -> FollowUpDraft | None:
+    found = None if user_data is None else user_data.get(FOLLOWUP_KEY)
+    return found if isinstance(found, FollowUpDraft) else None

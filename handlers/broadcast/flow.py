@@ -32,9 +32,11 @@ from core.turn import Turn, guarded
 from handlers.broadcast import domain, draft, rules
 from handlers.broadcast.buttons import (
     ClosePoll,
+    CloseSend,
     Confirm,
     Decision,
     FlipSwitch,
+    FollowUp,
     PickAllSectors,
     PickSector,
     RelayAlert,
@@ -47,7 +49,8 @@ from storage.statuses import BroadcastKind, BroadcastStatus, OutboxStatus, Purpo
 
 log = logs.get("handlers.broadcast.flow")
 
-COMPOSE, TARGETS, CONFIRM = range(3)
+COMPOSE, TARGETS, CONFIRM, FOLLOWUP = range(4)
+FOLLOWUP_LIMIT = 3500  # characters: the header and HTML escaping must fit Telegram's 4096
 ACTIONS = {BroadcastKind.NOTICE: Action.BROADCAST, BroadcastKind.ALERT: Action.ALERT,
            BroadcastKind.POLL: Action.POLL}
 
@@ -214,9 +217,11 @@ async def confirm(turn: Turn) -> int:
         assert decision.reason is not None
         await turn.refuse(decision.reason)
         return ConversationHandler.END
-    sent = await domain.launch(turn.svc, values.as_new(turn.actor.user_id),
-                               turn.place.chat_id, turn.language)
-    await turn.reply("broadcast.launched", id=sent.id, total=sent.recipients)
+    await turn.edit(None, None)  # the card's buttons go: it is sent, or being sent
+    # No reply here: the progress message (queued with the copies) is the first and only
+    # thing the author is shown, and it becomes the delivery report at the end.
+    await domain.launch(turn.svc, values.as_new(turn.actor.user_id), turn.place.chat_id,
+                        turn.language)
     return ConversationHandler.END
 
 
@@ -236,6 +241,7 @@ async def history(turn: Turn) -> None:
         await turn.reply("broadcast.history_empty")
         return
     lines = [turn.t("broadcast.history_title")]
+    rows: list[list[InlineKeyboardButton]] = []
     for item in past:
         delivered, failed = item.delivered, item.failed
         if item.status == BroadcastStatus.SENDING:
@@ -246,7 +252,19 @@ async def history(turn: Turn) -> None:
                             kind=turn.t(f"broadcast.kind.{item.kind}"),
                             total=item.recipients, delivered=delivered, failed=failed,
                             status=turn.t(f"broadcast.status.{item.status}")))
-    await turn.say("\n".join(lines))
+        rows += follow_up_buttons(turn, item)
+    await turn.say("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
+
+
+def follow_up_buttons(turn: Turn, item: Broadcast) -> list[list[InlineKeyboardButton]]:
+    """A follow-up and a close button for an open notice or alert the reader may act on."""
+    if (item.kind == BroadcastKind.POLL or item.status != BroadcastStatus.SENT
+            or not check(turn.actor, ACTIONS[item.kind], turn.place)):
+        return []
+    return [[InlineKeyboardButton(turn.t("broadcast.followup_button", id=item.id),
+                                  callback_data=FollowUp(item.id).pack()),
+             InlineKeyboardButton(turn.t("broadcast.close_send_button", id=item.id),
+                                  callback_data=CloseSend(item.id).pack())]]
 
 
 @guarded(Action.POLL_RESULTS)
@@ -282,6 +300,97 @@ class Subject:
 async def load_poll(turn: Turn) -> Subject | None:
     found = await turn.svc.store.broadcasts.get(turn.button(ClosePoll).broadcast_id)
     return Subject(found) if found is not None and found.kind == BroadcastKind.POLL else None
+
+
+async def load_send(turn: Turn, broadcast_id: int) -> Subject | None:
+    """The notice or alert a follow-up or close button names (never a poll)."""
+    found = await turn.svc.store.broadcasts.get(broadcast_id)
+    return Subject(found) if found is not None and found.kind != BroadcastKind.POLL else None
+
+
+async def load_follow_up(turn: Turn) -> Subject | None:
+    return await load_send(turn, turn.button(FollowUp).broadcast_id)
+
+
+async def load_close(turn: Turn) -> Subject | None:
+    return await load_send(turn, turn.button(CloseSend).broadcast_id)
+
+
+async def may_follow_up(turn: Turn, broadcast: Broadcast) -> bool:
+    """The kind's own action: a notice is the officials', an alert the liaison's too."""
+    decision = check(turn.actor, ACTIONS[broadcast.kind], turn.place)
+    if not decision:
+        assert decision.reason is not None
+        await turn.refuse(decision.reason)
+    return bool(decision)
+
+
+async def not_open(turn: Turn, outcome: domain.Outcome, broadcast: Broadcast) -> bool:
+    """Answer a follow-up or a closing that cannot happen; True if so (nothing changed)."""
+    if outcome is domain.Outcome.DONE:
+        return False
+    await turn.answer(f"broadcast.send_{outcome}", alert=True, id=broadcast.id)
+    return True
+
+
+@guarded(Action.BROADCAST_FOLLOWUP, subject=load_follow_up)
+async def start_follow_up(turn: Turn) -> int:
+    broadcast: Broadcast = turn.subject.broadcast
+    if not await may_follow_up(turn, broadcast):
+        return ConversationHandler.END
+    if await not_open(turn, domain.open_for_follow_up(broadcast), broadcast):
+        return ConversationHandler.END
+    await turn.answer()
+    draft.begin_follow_up(turn.context.user_data, broadcast.id)
+    await turn.reply("broadcast.ask_followup", id=broadcast.id,
+                     kind=turn.t(f"broadcast.kind.{broadcast.kind}"))
+    return FOLLOWUP
+
+
+@guarded(Action.BROADCAST_FOLLOWUP)
+async def follow_up_text(turn: Turn) -> int:
+    pending = draft.follow_up_of(turn.context.user_data)
+    broadcast = None if pending is None else await turn.svc.store.broadcasts.get(
+        pending.broadcast_id)
+    if broadcast is None or not await may_follow_up(turn, broadcast):
+        draft.take_follow_up(turn.context.user_data)
+        return ConversationHandler.END
+    text = turn.text.strip()
+    if len(text) > FOLLOWUP_LIMIT:
+        await turn.reply("broadcast.too_long", limit=FOLLOWUP_LIMIT, length=len(text))
+        return FOLLOWUP
+    outcome, chats = await domain.follow_up(turn.svc, broadcast, text, turn.actor.user_id)
+    draft.take_follow_up(turn.context.user_data)
+    if outcome is not domain.Outcome.DONE:  # closed or changed meanwhile: handed back
+        await turn.reply(f"broadcast.followup_not_sent_{outcome}", id=broadcast.id,
+                         body=text)
+        return ConversationHandler.END
+    await turn.reply("broadcast.followup_sent", id=broadcast.id, chats=chats)
+    return ConversationHandler.END
+
+
+@guarded(Action.BROADCAST_FOLLOWUP)
+async def follow_up_stray(turn: Turn) -> int:
+    await turn.reply("broadcast.followup_text_only")
+    return FOLLOWUP
+
+
+@guarded(Action.BROADCAST_FOLLOWUP, subject=load_close)
+async def close_send(turn: Turn) -> None:
+    broadcast: Broadcast = turn.subject.broadcast
+    if not await may_follow_up(turn, broadcast):
+        return
+    outcome = await domain.close(turn.svc, broadcast, turn.actor.user_id)
+    if await not_open(turn, outcome, broadcast):
+        return
+    await turn.answer("broadcast.send_closed_now", id=broadcast.id)
+    await turn.reply("broadcast.send_closed_now", id=broadcast.id)
+
+
+@guarded(Action.BROADCAST_FOLLOWUP)
+async def follow_up_busy(turn: Turn) -> None:
+    """A follow-up button pressed while a notice is being written: one thing at a time."""
+    await turn.answer("broadcast.finish_first", alert=True)
 
 
 async def load_alert_relay(turn: Turn) -> Subject | None:
@@ -330,6 +439,7 @@ def register(app: VigieApp) -> None:
     private = filters.ChatType.PRIVATE
     content = (filters.TEXT | filters.PHOTO) & ~filters.COMMAND & private
     entry: list[BaseHandler[Update, VigieContext, object]] = [
+        CallbackQueryHandler(start_follow_up, pattern=FollowUp.pattern()),
         CommandHandler(command(Action.BROADCAST).names, start_notice, filters=private),
         CommandHandler(command(Action.ALERT).names, start_alert, filters=private),
         CommandHandler(command(Action.POLL).names, start_poll, filters=private)]
@@ -343,6 +453,11 @@ def register(app: VigieApp) -> None:
                       CallbackQueryHandler(flip_switch, pattern=FlipSwitch.pattern()),
                       CallbackQueryHandler(preview, pattern=ShowPreview.pattern())],
             CONFIRM: [CallbackQueryHandler(confirm, pattern=Confirm.pattern())],
+            FOLLOWUP: [*entry,
+                       CallbackQueryHandler(start_follow_up, pattern=FollowUp.pattern()),
+                       MessageHandler(filters.TEXT & ~filters.COMMAND & private,
+                                      follow_up_text),
+                       MessageHandler(private & ~filters.COMMAND, follow_up_stray)],
         },
         fallbacks=[CommandHandler(command(Action.CANCEL).names, cancel_conversation),
                    MessageHandler(private & ~filters.COMMAND, use_buttons)],
@@ -357,6 +472,8 @@ def register(app: VigieApp) -> None:
     app.add_handler(CommandHandler(command(Action.BROADCAST_HISTORY).names, history))
     app.add_handler(CommandHandler(command(Action.POLL_RESULTS).names, results))
     app.add_handler(CallbackQueryHandler(close_poll, pattern=ClosePoll.pattern()))
+    app.add_handler(CallbackQueryHandler(close_send, pattern=CloseSend.pattern()))
+    app.add_handler(CallbackQueryHandler(follow_up_busy, pattern=FollowUp.pattern()))
     app.add_handler(CallbackQueryHandler(relay_alert, pattern=RelayAlert.pattern()))
     app.add_handler(PollHandler(poll_update))
     app.add_handler(PollAnswerHandler(poll_answer))

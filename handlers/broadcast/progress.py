@@ -1,6 +1,6 @@
 """Following a broadcast once it is queued: the outbox hooks that pin copies and record
 each group's poll, and the sweep that edits the author's progress message and, at the
-end, sends the delivery report exactly once."""
+end, turns it into the delivery report, exactly once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from telegram.constants import ParseMode
 
 from core import logs
 from core.notify import language_of
-from core.runtime.outbox import html_message
 from core.runtime.pacing import is_private
 from core.services import Services, VigieContext
 from handlers.broadcast.rules import progress_text, report_text
@@ -84,6 +83,21 @@ class ProgressSweep:
             if broadcast is not None and broadcast.status == BroadcastStatus.SENDING:
                 await self._one(broadcast)
 
+    async def _shown_yet(self, broadcast: Broadcast) -> bool | None:
+        """Whether the author's progress message may be edited now: True once it is
+        delivered and no earlier edit of it is still on its way (so edits never overtake
+        each other, nor the message itself); None if it never will be (author gone)."""
+        store = self.svc.store
+        if broadcast.progress_chat_id is None or broadcast.progress_outbox_id is None:
+            return None
+        row = await store.outbox.get(broadcast.progress_outbox_id)
+        if row is None or row.status == OutboxStatus.FAILED:
+            return None
+        if row.message_id is None:
+            return False
+        tally = await store.outbox.tally(Purpose.BROADCAST_PROGRESS, broadcast.ref)
+        return not (tally.get(OutboxStatus.PENDING, 0) or tally.get(OutboxStatus.SENDING, 0))
+
     async def _one(self, broadcast: Broadcast) -> None:
         store = self.svc.store
         tally = await store.outbox.tally(Purpose.BROADCAST, broadcast.ref)
@@ -92,29 +106,31 @@ class ProgressSweep:
         author_chat = broadcast.progress_chat_id
         finished = delivered + failed >= broadcast.recipients
         self._left[broadcast.ref] = broadcast.recipients - delivered - failed
-        if author_chat is None or broadcast.progress_outbox_id is None:  # author erased
+        shown = await self._shown_yet(broadcast)
+        if shown is None or author_chat is None:  # the author erased, or blocked the bot
             if finished:
                 await store.broadcasts.finish(broadcast.id, delivered, failed)
             return
-        language = await language_of(self.svc, author_chat)
+        if not shown:  # the next run looks again
+            return
         if self._shown.get(broadcast.id) == (delivered, failed) and not finished:
             return
+        language = await language_of(self.svc, author_chat)
         self._shown[broadcast.id] = (delivered, failed)
+        text = (report_text if finished else progress_text)(language, broadcast, delivered,
+                                                            failed)
+        # The progress message is the only one: at the end it becomes the report.
         edit = Message(author_chat, "editMessageText", {
             "message_id_of": broadcast.progress_outbox_id, "parse_mode": ParseMode.HTML,
-            "text": progress_text(language, broadcast, delivered, failed)},
-            Purpose.BROADCAST_PROGRESS, broadcast.ref)
+            "text": text}, Purpose.BROADCAST_PROGRESS, broadcast.ref,
+            f"bc-report:{broadcast.id}" if finished else None)
         if not finished:
             await self.svc.outbox.send(edit)
             return
         async with store.transaction():
             if not await store.broadcasts.finish(broadcast.id, delivered, failed):
                 return
-            # The report first: it is what the author waits for; the edit follows.
-            await store.outbox.enqueue([html_message(
-                author_chat, report_text(language, broadcast, delivered, failed),
-                Purpose.BROADCAST_PROGRESS, broadcast.ref,
-                dedupe_key=f"bc-report:{broadcast.id}"), edit])
+            await store.outbox.enqueue([edit])
             await store.audit.record(None, "broadcast.finished", broadcast.ref,
                                      delivered=delivered, failed=failed)
         self._shown.pop(broadcast.id, None)

@@ -7,24 +7,24 @@ the PDF embeds the same file, so `printable` suits both.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
+import struct
 import textwrap
 import unicodedata
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
-matplotlib.use("Agg")  # before anything else of matplotlib: no display on a server
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ft2font import FT2Font
-from matplotlib.ticker import MaxNLocator
-
-FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+# matplotlib's own copy of DejaVu, found without importing matplotlib (about 40 MB and
+# 0.5 s): it is imported only when a chart is drawn, fpdf only when a PDF is made.
+_MATPLOTLIB = importlib.util.find_spec("matplotlib")
+assert _MATPLOTLIB is not None and _MATPLOTLIB.origin is not None, "matplotlib is missing"
+FONTS = Path(_MATPLOTLIB.origin).parent / "mpl-data" / "fonts" / "ttf"
 FONT = FONTS / "DejaVuSans.ttf"
 FONT_BOLD = FONTS / "DejaVuSans-Bold.ttf"
 BAR_COLOUR = "#3b6ea5"
@@ -37,7 +37,51 @@ Panel = tuple[str, Bars]
 
 @cache
 def _glyphs() -> frozenset[int]:
-    return frozenset(FT2Font(str(FONT)).get_charmap())
+    return font_codepoints(FONT)
+
+
+def font_codepoints(path: Path) -> frozenset[int]:
+    """Code points a TrueType font maps to a glyph: its Unicode cmap (format 12, else 4),
+    read with struct (the same set as FreeType's charmap, checked by the tests)."""
+    data = path.read_bytes()
+    (tables,) = struct.unpack_from(">H", data, 4)
+    cmap = next(offset for tag, offset in (
+        struct.unpack_from(">4s4xI4x", data, 12 + 16 * n) for n in range(tables))
+        if tag == b"cmap")
+    (count,) = struct.unpack_from(">2xH", data, cmap)
+    subtables: dict[int, int] = {}
+    for n in range(count):
+        platform, _, offset = struct.unpack_from(">HHI", data, cmap + 4 + 8 * n)
+        (shape,) = struct.unpack_from(">H", data, cmap + offset)
+        if platform in (0, 3):  # Unicode, Windows
+            subtables.setdefault(shape, cmap + offset)
+    found: set[int] = set()
+    if 12 in subtables:
+        at = subtables[12]
+        (groups,) = struct.unpack_from(">12xI", data, at)
+        for n in range(groups):
+            first, last, glyph = struct.unpack_from(">III", data, at + 16 + 12 * n)
+            found.update(code for code in range(first, last + 1) if glyph + code - first)
+        return frozenset(found)
+    at = subtables[4]
+    (doubled,) = struct.unpack_from(">6xH", data, at)
+    segments = doubled // 2
+    ends = struct.unpack_from(f">{segments}H", data, at + 14)
+    starts = struct.unpack_from(f">{segments}H", data, at + 16 + doubled)
+    deltas = struct.unpack_from(f">{segments}h", data, at + 16 + 2 * doubled)
+    ranges_at = at + 16 + 3 * doubled
+    offsets = struct.unpack_from(f">{segments}H", data, ranges_at)
+    for n in range(segments):
+        for code in range(starts[n], min(ends[n], 0xFFFE) + 1):
+            if offsets[n] == 0:
+                glyph = (code + deltas[n]) & 0xFFFF
+            else:
+                (glyph,) = struct.unpack_from(
+                    ">H", data, ranges_at + 2 * n + offsets[n] + 2 * (code - starts[n]))
+                glyph = (glyph + deltas[n]) & 0xFFFF if glyph else 0
+            if glyph:
+                found.add(code)
+    return frozenset(found)
 
 
 def printable(text: str) -> str:
@@ -65,6 +109,12 @@ def _invisible(char: str) -> bool:
 def bar_chart(panels: list[Panel], title: str = "") -> bytes:
     """Horizontal bars, one panel under the other; panels without bars are left out.
     The caller decides what may be shown (the annual report hides small counts)."""
+    import matplotlib  # here, not at import: only a chart needs it
+
+    matplotlib.use("Agg")  # no display on a server
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     panels = [(name, bars) for name, bars in panels if bars]
     assert panels, "nothing to draw: the caller says so in words instead"
     heights = [0.9 + 0.38 * len(bars) for _, bars in panels]
@@ -83,6 +133,8 @@ def bar_chart(panels: list[Panel], title: str = "") -> bytes:
 
 
 def _panel(ax: Axes, name: str, bars: Bars) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     labels = ["\n".join(textwrap.wrap(printable(label), LABEL_WIDTH, max_lines=2,
                                       placeholder=" …")) for label, _ in bars]
     values = [value for _, value in bars]

@@ -7,10 +7,13 @@ the whole commune. Nothing here shows who reported what.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
+import tempfile
 from datetime import date, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
@@ -23,11 +26,13 @@ from core.permissions import Action, staff_or_liaison
 from core.services import VigieApp
 from core.turn import Turn, guarded
 from handlers.dashboard import charts, stats
-from handlers.dashboard.annual_report import AnnualReport, build
 from handlers.dashboard.buttons import JournalPage, PeriodChoice, StatsPeriod
 from handlers.dashboard.stats import InputError, Period
 from storage.audit import AuditEntry
 from storage.stats import Scope
+
+if TYPE_CHECKING:
+    from handlers.dashboard.annual_report import AnnualReport
 
 log = logs.get("handlers.dashboard.flow")
 
@@ -119,6 +124,8 @@ async def annual_report(turn: Turn) -> None:
         return
     await turn.context.bot.send_chat_action(turn.place.chat_id, ChatAction.UPLOAD_DOCUMENT)
     report = await _year_report(turn, period, first)
+    from handlers.dashboard.annual_report import build  # fpdf only once a PDF is made
+
     # The document is for the conseil municipal: in the commune's language, not the asker's.
     pdf = await asyncio.to_thread(build, report, partial(i18n.t, settings.commune.language))
     # Recorded before it leaves: the log keeps every document asked for, even one Telegram
@@ -135,6 +142,8 @@ async def annual_report(turn: Turn) -> None:
 async def _year_report(turn: Turn, period: Period, first: float) -> AnnualReport:
     """The year's figures and, if the bot already ran then, those of the same dates a year
     before, for the comparison."""
+    from handlers.dashboard.annual_report import AnnualReport
+
     store, zone, version = turn.svc.store, _zone(turn), turn.svc.charter.version
     today, before = _today(turn), period.year_before()
     previous = (await stats.compute(store, before, zone, None, version)
@@ -153,19 +162,28 @@ async def export(turn: Turn) -> None:
     if period is None:
         return
     store, zone = turn.svc.store, _zone(turn)
-    facts = await store.stats.reports(*period.bounds(zone), None)
-    if not facts:
-        await turn.reply("dashboard.export_empty", None, **_dates(turn, period))
-        return
-    data = stats.export_csv(facts, await store.stats.sector_names(), zone, turn.t)
+    names = await store.stats.sector_names()
     name = f"vigie-signalements-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    await store.audit.record(turn.actor.user_id, "dashboard.export", None,  # before it leaves
-                             start=period.start.isoformat(), end=period.end.isoformat(),
-                             rows=len(facts))
-    await turn.context.bot.send_document(
-        turn.place.chat_id, InputFile(data, filename=name),
-        caption=turn.t("dashboard.export_caption", count=len(facts), **_dates(turn, period)))
-    log.info("dashboard.export", days=period.days, rows=len(facts))
+    with tempfile.TemporaryFile() as raw, \
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        sheet = stats.CsvExport(text, names, zone, turn.t)
+        # Slice by slice: each read is a short hold of the store's lock, each write is
+        # done off the event loop, and the file, not memory, holds the period.
+        async for facts in store.stats.report_rows(*period.bounds(zone), None):
+            await asyncio.to_thread(sheet.write, facts)
+        if not sheet.rows:
+            await turn.reply("dashboard.export_empty", None, **_dates(turn, period))
+            return
+        text.flush()
+        raw.seek(0)
+        await store.audit.record(turn.actor.user_id, "dashboard.export", None,  # before it leaves
+                                 start=period.start.isoformat(), end=period.end.isoformat(),
+                                 rows=sheet.rows)
+        await turn.context.bot.send_document(
+            turn.place.chat_id, InputFile(raw, filename=name),
+            caption=turn.t("dashboard.export_caption", count=sheet.rows,
+                           **_dates(turn, period)))
+    log.info("dashboard.export", days=period.days, rows=sheet.rows)
 
 
 # --- /journal ----------------------------------------------------------------------------

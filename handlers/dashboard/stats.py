@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from handlers.dashboard.charts import printable
@@ -159,19 +160,19 @@ async def compute(store: Store, period: Period, zone: ZoneInfo, scope: Scope,
     """Everything /stats and the annual report show, for a period and a set of sectors
     (None: the whole commune)."""
     start, end = period.bounds(zone)
-    facts = await store.stats.reports(start, end, scope)
+    tally = await store.stats.tally(start, end, scope)  # grouped in SQL, slice by slice
     names = await store.stats.sector_names()
     active = await store.stats.active_sectors(scope)
     accepted, enrolled = await store.stats.charter_acceptance(charter_version, scope)
     return Figures(
         period=period,
         whole_commune=scope is None,
-        by_sector=_named(names, active, Counter(f.sector_id for f in facts)),
-        by_category=dict(Counter(f.category for f in facts)),
-        by_status=dict(Counter(f.status for f in facts)),
-        relayed=sum(f.relayed_at is not None for f in facts),
-        untriaged=sum(f.relayed_at is not None and f.untriaged for f in facts),
-        answer_delays=tuple(delay for f in facts if (delay := answer_delay(f)) is not None),
+        by_sector=_named(names, active, tally.by_sector),
+        by_category=dict(tally.by_category),
+        by_status=dict(tally.by_status),
+        relayed=tally.relayed,
+        untriaged=tally.untriaged,
+        answer_delays=tuple(tally.answer_delays),
         members=_named(names, active, await store.stats.members_by_sector(scope)),
         referents=_named(names, active, await store.stats.referents_by_sector(scope)),
         charter_accepted=accepted,
@@ -365,28 +366,51 @@ CSV_COLUMNS = ("id", "date", "sector", "category", "occurred", "status", "untria
                "grouped", "delay")
 
 
-def export_csv(facts: Sequence[ReportFacts], names: dict[int, str], zone: ZoneInfo,
-               t: Translate) -> bytes:
+class CsvExport:
     """Reports without identity: no reporter, no description, no place, no photo, no plate.
 
-    UTF-8 with a byte order mark and ";" between fields: what French Excel opens as is."""
+    Written slice by slice to a text stream (a temporary file): the export never holds
+    the whole period. ";" between fields: what French Excel opens as is (the caller opens
+    the stream as UTF-8 with a byte order mark)."""
+
+    def __init__(self, out: TextIO, names: dict[int, str], zone: ZoneInfo,
+                 t: Translate) -> None:
+        self.writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        self.names, self.zone, self.t = names, zone, t
+        self.yes, self.no = t("dashboard.yes"), t("dashboard.no")
+        self.labels: dict[tuple[str, str], str] = {}
+        self.rows = 0
+        self.writer.writerow([t(f"dashboard.csv.{column}") for column in CSV_COLUMNS])
+
+    def _label(self, kind: str, code: str) -> str:
+        key = (kind, code)
+        if key not in self.labels:
+            self.labels[key] = (self.t(f"reports.when.{code}") if kind == "when"
+                                else label_of(kind, code, self.t))
+        return self.labels[key]
+
+    def write(self, facts: Sequence[ReportFacts]) -> None:
+        for fact in facts:
+            delay = answer_delay(fact)
+            self.writer.writerow([
+                fact.id,
+                datetime.fromtimestamp(fact.created_at, self.zone).date().isoformat(),
+                _cell(self.names.get(fact.sector_id or 0, "?")),
+                self._label("category", fact.category),
+                self._label("when", fact.occurred),
+                self._label("status", fact.status),
+                self.yes if fact.untriaged else self.no,
+                self.yes if fact.grouped else self.no,
+                "" if delay is None else round(delay / 60),
+            ])
+        self.rows += len(facts)
+
+
+def export_csv(facts: Sequence[ReportFacts], names: dict[int, str], zone: ZoneInfo,
+               t: Translate) -> bytes:
+    """The whole export in memory (small windows, tests): see `CsvExport`."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([t(f"dashboard.csv.{column}") for column in CSV_COLUMNS])
-    yes, no = t("dashboard.yes"), t("dashboard.no")
-    for fact in facts:
-        delay = answer_delay(fact)
-        writer.writerow([
-            fact.id,
-            datetime.fromtimestamp(fact.created_at, zone).date().isoformat(),
-            _cell(names.get(fact.sector_id or 0, "?")),
-            label_of("category", fact.category, t),
-            t(f"reports.when.{fact.occurred}"),
-            label_of("status", fact.status, t),
-            yes if fact.untriaged else no,
-            yes if fact.grouped else no,
-            "" if delay is None else round(delay / 60),
-        ])
+    CsvExport(buffer, names, zone, t).write(facts)
     return buffer.getvalue().encode("utf-8-sig")
 
 

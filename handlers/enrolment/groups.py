@@ -22,7 +22,7 @@ from telegram.ext import (
 from core import i18n, logs
 from core.commands import command
 from core.notify import language_of, notify, notify_staff
-from core.permissions import Action
+from core.permissions import BOT_RIGHTS_IN_SECTOR_GROUP, Action
 from core.runtime.outbox import html_message
 from core.services import Services, VigieApp, VigieContext
 from core.turn import Turn, guarded, resolve_actor
@@ -35,13 +35,6 @@ from storage.statuses import Purpose, RequestStatus
 
 log = logs.get("handlers.enrolment.groups")
 
-# The rights the bot needs in a sector group, with the catalogue key naming each.
-REQUIRED_RIGHTS = {
-    "can_invite_users": "groups.right_invite",
-    "can_restrict_members": "groups.right_restrict",
-    "can_delete_messages": "groups.right_delete",
-    "can_pin_messages": "groups.right_pin",
-}
 LEFT = {ChatMember.LEFT, ChatMember.BANNED}
 
 
@@ -152,7 +145,8 @@ async def missing_rights(turn: Turn) -> list[str]:
     me = await turn.context.bot.get_chat_member(turn.place.chat_id, turn.context.bot.id)
     if not isinstance(me, ChatMemberAdministrator):
         return [turn.t("groups.right_admin")]
-    return [turn.t(key) for right, key in REQUIRED_RIGHTS.items() if not getattr(me, right)]
+    return [turn.t(key) for right, key in BOT_RIGHTS_IN_SECTOR_GROUP.items()
+            if not getattr(me, right)]
 
 
 @guarded(Action.LINK_SECTOR)

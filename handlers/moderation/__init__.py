@@ -15,11 +15,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from core.commands import command
 from core.permissions import Action
-from core.services import Services, VigieApp, services_of
+from core.services import Services, VigieApp, VigieContext, services_of
 from handlers.moderation import cards, domain, exclusion, groups
 from handlers.moderation import log as moderation_log
 from handlers.moderation.buttons import (
@@ -43,10 +50,22 @@ async def purge(svc: Services, context: Any) -> None:
     await svc.store.moderation.purge(svc.settings.moderation.keep_hours * 3600)
 
 
+async def rights_changed(update: Update, context: VigieContext) -> None:
+    """The bot's own rights changed in a group: a right lost again later is told again."""
+    change = update.my_chat_member
+    if change is None or change.new_chat_member.status != "administrator":
+        return
+    for right in ("can_delete_messages", "can_restrict_members"):
+        if getattr(change.new_chat_member, right, False):
+            await context.svc.store.moderation.right_restored(change.chat.id, right)
+
+
 def register(app: VigieApp) -> None:
     app.add_handler(MessageHandler(
         filters.ChatType.GROUPS & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE)
         & ~filters.COMMAND & ~filters.StatusUpdate.ALL, groups.screen_post), group=SCREEN_GROUP)
+    app.add_handler(ChatMemberHandler(rights_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+                    group=SCREEN_GROUP)
     app.add_handler(CommandHandler(command(Action.EXCLUDE).names, exclusion.exclude))
     app.add_handler(CommandHandler(command(Action.REINSTATE).names, exclusion.reinstate))
     app.add_handler(CommandHandler(command(Action.MODERATION_LOG).names, moderation_log.show))

@@ -87,6 +87,12 @@ def action_id_in(ref: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
+def subject_of(author_id: int | None, action_id: int) -> str:
+    """The audit log's subject: the author, or the action when nobody wrote it (posted as
+    the group)."""
+    return f"user:{author_id}" if author_id is not None else ref_of(action_id)
+
+
 def _t(language: str, key: str, **values: Any) -> str:
     return i18n.t(language, key, **values)
 
@@ -254,7 +260,7 @@ async def remove(svc: Services, post: Post, findings: list[str], strike: bool) -
             messages += await _notice(svc, post, action, struck, until)
         messages += await _cards(svc, post, action, struck)
         await store.outbox.enqueue(messages)
-        subject = f"user:{post.author_id}" if post.author_id else None
+        subject = subject_of(post.author_id, action.id)
         await store.audit.record(None, "moderation.removed", subject, entry=action.id,
                                  sector=post.sector.id, findings=findings)
         if struck is not None:
@@ -289,7 +295,7 @@ async def hold(svc: Services, post: Post, kind: ModerationKind) -> Outcome:
             messages.append(await _held_card(svc, user_id, post, action))
         await store.outbox.enqueue(messages)
         await store.audit.record(None, f"moderation.{kind}_held",
-                                 f"user:{post.author_id}" if post.author_id else None,
+                                 subject_of(post.author_id, action.id),
                                  entry=action.id, sector=post.sector.id)
     svc.outbox.wake()
     return outcome
@@ -342,7 +348,7 @@ async def refuse_media(svc: Services, post: Post) -> Outcome:
                 post.text, ref_of(action.id))
         await store.outbox.enqueue(messages)
         await store.audit.record(None, "moderation.media_removed",
-                                 f"user:{post.author_id}" if post.author_id else None,
+                                 subject_of(post.author_id, action.id),
                                  entry=action.id, sector=post.sector.id)
     svc.outbox.wake()
     return outcome
@@ -412,7 +418,7 @@ async def decide(svc: Services, action: ModerationAction, decision: Review,
         await store.outbox.enqueue(messages)
         await store.moderation.scrub_cards(action.id)
         await store.audit.record(referent_id, f"moderation.{decision}",
-                                 f"user:{action.author_id}" if action.author_id else None,
+                                 subject_of(action.author_id, action.id),
                                  entry=action.id, sector=action.sector_id)
     svc.outbox.wake()
     return True
@@ -484,7 +490,7 @@ async def on_failed(svc: Services, row: OutboxRow, reason: str) -> None:
     action_id = action_id_in(row.ref)
     if row.purpose == Purpose.MOD_NOTICE and action_id is not None:
         await svc.store.moderation.notice_failed(action_id)
-        await svc.store.audit.record(None, "moderation.notice_failed", None, entry=action_id)
+        await svc.store.audit.record(None, "moderation.notice_failed", ref_of(action_id))
         return
     if row.purpose not in (Purpose.MOD_DELETE, Purpose.MOD_RESTRICT):
         return
@@ -503,6 +509,6 @@ async def on_failed(svc: Services, row: OutboxRow, reason: str) -> None:
             right=_t(language, f"moderation.right.{right}"),
             effect=_t(language, f"moderation.right_effect.{right}")), Purpose.MOD_RIGHTS))
     await svc.outbox.send(*messages)
-    await svc.store.audit.record(None, "moderation.right_missing", None, sector=sector.id,
+    await svc.store.audit.record(None, "moderation.right_missing", row.ref, sector=sector.id,
                                  right=right)
     log.warning("moderation.right_missing", sector=sector.id, right=right)

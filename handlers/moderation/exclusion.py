@@ -80,19 +80,25 @@ async def excluded_person(turn: Turn) -> Person | None:
     return person if person is not None and person.status == PersonStatus.EXCLUDED else None
 
 
-@guarded(Action.REINSTATE, subject=excluded_person)
-async def reinstate(turn: Turn) -> None:
-    person: Person = turn.subject
-    store, bot = turn.svc.store, turn.context.bot
+async def reinstate_person(svc: Services, bot: Bot, actor_id: int, person: Person,
+                           via: str = "command") -> None:
+    """Lift an exclusion: status back to "left" (they may enrol again), unbanned, told."""
+    store = svc.store
     async with store.transaction():
         await store.people.set_status(person.user_id, PersonStatus.LEFT)
-        await store.audit.record(turn.actor.user_id, "member.reinstated",
-                                 f"user:{person.user_id}")
+        await store.audit.record(actor_id, "member.reinstated", f"user:{person.user_id}",
+                                 via=via)
     for sector in await store.sectors.active():
         if sector.chat_id is not None:
             try:
                 await bot.unban_chat_member(sector.chat_id, person.user_id, only_if_banned=True)
             except TelegramError as error:
                 log.info("moderation.unban_failed", error=error.message)
-    await notify(turn.svc, person.user_id, "moderation.reinstated_dm", Purpose.MODERATION)
+    await notify(svc, person.user_id, "moderation.reinstated_dm", Purpose.MODERATION)
+
+
+@guarded(Action.REINSTATE, subject=excluded_person)
+async def reinstate(turn: Turn) -> None:
+    person: Person = turn.subject
+    await reinstate_person(turn.svc, turn.context.bot, turn.actor.user_id, person)
     await turn.reply("moderation.reinstated")

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from telegram import InputFile
 from telegram.constants import ChatAction
 from telegram.ext import Application, CallbackContext, CommandHandler
@@ -32,10 +31,13 @@ from core.permissions import Action
 from core.services import services_of
 from core.settings import Settings
 from core.turn import Turn, guarded
-from handlers.dashboard.charts import FONT, FONT_BOLD, printable
+from handlers.dashboard.charts import printable
 from storage import Store
 from storage.outbox import Message
 from storage.statuses import Purpose
+
+if TYPE_CHECKING:
+    from handlers.paperwork.pdf import Document
 
 log = logs.get("handlers.paperwork")
 
@@ -115,33 +117,13 @@ def _values(settings: Settings, facts: Facts, t: Translate) -> dict[str, Any]:
     }
 
 
-class _Document(FPDF):
-    def __init__(self, footer: str) -> None:
-        super().__init__(format="A4")
-        self.footer_text = footer
-        self.add_font(FAMILY, "", str(FONT))
-        self.add_font(FAMILY, "B", str(FONT_BOLD))
-        self.set_auto_page_break(auto=True, margin=18)
-        self.set_margins(20, 18, 20)
-        self.alias_nb_pages("{pages}")
-
-    def footer(self) -> None:
-        self.set_y(-13)
-        self.set_font(FAMILY, "", 8)
-        self.cell(0, 6, printable(self.footer_text.replace("{page}", str(self.page_no()))),
-                  align="C")
-
-    def lines(self, text: str, size: float = 10, bold: bool = False, gap: float = 2) -> None:
-        self.set_font(FAMILY, "B" if bold else "", size)
-        self.multi_cell(0, size * 0.5, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(gap)
-
-
 def build(kind: str, settings: Settings, facts: Facts, t: Translate) -> tuple[str, bytes]:
     """One document: its title and the PDF."""
+    from handlers.paperwork.pdf import Document  # fpdf only once a PDF is made
+
     values = _values(settings, facts, t)
     title = t(f"paperwork.{kind}.title")
-    pdf = _Document(t("paperwork.footer", title=title, date=values["date"], page="{page}",
+    pdf = Document(t("paperwork.footer", title=title, date=values["date"], page="{page}",
                       pages="{pages}"))
     pdf.set_title(printable(title))
     pdf.set_author(printable(settings.commune.name))
@@ -159,7 +141,7 @@ def build(kind: str, settings: Settings, facts: Facts, t: Translate) -> tuple[st
     return title, bytes(pdf.output())
 
 
-def _register(pdf: _Document, facts: Facts, t: Translate, _today: str) -> None:
+def _register(pdf: Document, facts: Facts, t: Translate, _today: str) -> None:
     pdf.lines(t("paperwork.protocole.register_h"), size=12, bold=True, gap=1)
     pdf.lines(t("paperwork.protocole.register_intro"))
     if not facts.register:
@@ -259,7 +241,8 @@ def cli(settings: Settings, kind: str, path: Path) -> int:
     try:
         kinds = documents(kind)
     except KeyError:
-        print(f"unknown document {kind!r}: choose one of {', '.join((*KINDS, ALL))}")
+        print(f"unknown document {kind!r}: choose one of {', '.join((*KINDS, ALL))}",
+              file=sys.stderr)
         return 2
     i18n.use_profile(settings.commune)
     from core.charter import Charter  # the kernel's charter, numbered as the bot numbers it

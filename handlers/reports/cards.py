@@ -26,7 +26,7 @@ from handlers.reports.buttons import (
 )
 from storage import Message, Report
 from storage.reports import FINAL
-from storage.statuses import Purpose
+from storage.statuses import Purpose, ReportStatus
 
 # The liaison's status buttons keep their short catalogue keys.
 STATUS_LABELS = {
@@ -139,8 +139,8 @@ async def relay_messages(svc: Services, report: Report) -> list[Message]:
 
 
 async def refresh_cards(svc: Services, report: Report, similar: int = 0) -> list[Message]:
-    """Edits of every relayed card of `report` to show its current state."""
-    edits = []
+    """Edits of every card of `report` (relayed and triage) to show its current state."""
+    edits = await refresh_triage_cards(svc, report)
     for row in await svc.store.outbox.by_ref(Purpose.RELAY_CARD, ref_of(report.id)):
         is_liaison, language = await _card_language(svc, row.chat_id)
         payload: dict[str, object] = {
@@ -148,6 +148,33 @@ async def refresh_cards(svc: Services, report: Report, similar: int = 0) -> list
             "text": await card_text(svc, report, language, similar)}
         if is_liaison and report.status not in FINAL:
             payload["reply_markup"] = inline_keyboard(status_buttons(report, language))
+        edits.append(Message(row.chat_id, "editMessageText", payload, Purpose.RELAY_EDIT,
+                             ref_of(report.id)))
+    return edits
+
+
+def triage_card_buttons(report: Report, language: str) -> Buttons | None:
+    """What a referent's card still offers: every decision while the report waits for
+    triage; once it is relayed, only the warning to the sector; nothing once it is over."""
+    if report.status == ReportStatus.TRIAGE:
+        return triage_buttons(report, language)
+    if report.status in FINAL:
+        return None
+    return [[(i18n.t(language, "reports.warn_sector"), WarnSector(report.id).pack())]]
+
+
+async def refresh_triage_cards(svc: Services, report: Report) -> list[Message]:
+    """Edits of every referent's triage card of `report`, after a decision by anyone: the
+    status it shows and only the buttons that still apply."""
+    edits = []
+    for row in await svc.store.outbox.by_ref(Purpose.TRIAGE_CARD, ref_of(report.id)):
+        language = await language_of(svc, row.chat_id)
+        payload: dict[str, object] = {
+            "message_id_of": row.id, "parse_mode": ParseMode.HTML,
+            "text": await card_text(svc, report, language)}
+        buttons = triage_card_buttons(report, language)
+        if buttons is not None:  # without reply_markup, Telegram drops the keyboard
+            payload["reply_markup"] = inline_keyboard(buttons)
         edits.append(Message(row.chat_id, "editMessageText", payload, Purpose.RELAY_EDIT,
                              ref_of(report.id)))
     return edits

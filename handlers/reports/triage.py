@@ -4,6 +4,7 @@ referent looked at in time goes on by itself, marked untriaged (`sweep_triage`).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -15,6 +16,7 @@ from core.services import Services, VigieContext
 from core.turn import Turn, guarded
 from handlers.reports import domain
 from handlers.reports.buttons import Dismiss, DismissReason, Triage, TriageDecision
+from handlers.reports.cards import refresh_triage_cards
 from handlers.reports.subjects import report_of
 from storage import Report
 
@@ -32,7 +34,9 @@ async def triage(turn: Turn) -> None:
         await turn.answer("reports.precision_asked")
         return
     if decision is TriageDecision.FORWARD:
-        if await domain.relay(turn.svc, report, turn.actor.user_id) is None:
+        moved = await domain.relay(turn.svc, report, turn.actor.user_id)
+        await refresh(turn.svc, moved or await turn.svc.store.reports.get(report.id))
+        if moved is None:
             await turn.answer("reports.already_handled", alert=True)
             return
         await turn.answer()
@@ -49,16 +53,32 @@ async def triage(turn: Turn) -> None:
 async def dismiss(turn: Turn) -> None:
     report: Report = turn.subject
     reason = turn.button(Dismiss).reason
-    if await domain.dismiss(turn.svc, report, turn.actor.user_id, reason) is None:
+    moved = await domain.dismiss(turn.svc, report, turn.actor.user_id, reason)
+    await refresh(turn.svc, moved or await turn.svc.store.reports.get(report.id))
+    if moved is None:
         await turn.answer("reports.already_handled", alert=True)
         return
     await turn.answer()
     await turn.reply("reports.dismissed", id=report.id)
 
 
+async def refresh(svc: Services, report: Report | None) -> None:
+    """Every referent's card of the report edited to its current state (a stale card
+    pressed again is refreshed too): its buttons are those that still apply."""
+    if report is not None:
+        edits = await refresh_triage_cards(svc, report)
+        if edits:
+            await svc.outbox.send(*edits)
+
+
 async def sweep_triage(svc: Services, context: object) -> None:
     """A JobQueue job: relay the reports whose triage time is over."""
-    relayed = await domain.relay_overdue(svc)
+    relayed = 0
+    for report in await svc.store.reports.triage_due(time.time()):
+        moved = await domain.relay(svc, report, None)
+        if moved is not None:
+            relayed += 1
+            await refresh(svc, moved)
     if relayed:
         log.info("reports.relayed_untriaged", count=relayed)
 

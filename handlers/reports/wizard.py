@@ -237,7 +237,9 @@ async def confirm(turn: Turn) -> int:
         return ConversationHandler.END
     saved = await domain.submit(turn.svc, new)
     log.info("report.submitted", report=saved.id, status=str(saved.status))
-    await turn.reply("reports.sent", id=saved.id)
+    # With nobody to receive it yet, the report is kept, and the resident told so honestly.
+    await turn.reply("reports.sent_held" if domain.held(turn.svc) else "reports.sent",
+                     id=saved.id)
     return ConversationHandler.END
 
 
