@@ -7,6 +7,7 @@ core/runtime/application.py).
     vigie backup [PATH]                a verified online copy (default: the backup folder,
                                        with daily and weekly rotation)
     vigie restore FILE                 put a backup back (the bot must be stopped)
+    vigie screen [--term F:T]          screen one message per line from stdin (JSON out)
     vigie paperwork KIND PATH          the mairie's documents as PDF (registre, mention,
                                        aipd, protocole, or tout into a folder)
 
@@ -231,6 +232,21 @@ def paperwork_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="the PDF file to write (a folder with tout)")
 
 
+# --- screening, for a commune trying its extra terms ----------------------------------------
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    from core import screening
+
+    config = ["--config", args.config] if args.config else []
+    return screening.main([*config, *(f"--term={term}" for term in args.term)])
+
+
+def screen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--term", action="append", default=[], metavar="FINDING:TERM",
+                        help="one more term to try, e.g. insult:zinzin (repeatable)")
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -253,6 +269,9 @@ COMMANDS: dict[str, Command] = {
         "put a backup back in place of the database (the bot must be stopped)",
         run_restore,
         lambda parser: parser.add_argument("file", help="a backup written by vigie backup")),
+    "screen": Command(
+        "screen one message per line from stdin: one JSON object per line "
+        '({"findings": [...], "plate": ...})', run_screen, screen_arguments),
     "paperwork": Command(
         "the mairie's documents as PDF: registre, mention d'information, AIPD, protocol kit",
         run_paperwork, paperwork_arguments),

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from core import logs
 from core.runtime.application import build_application
-from core.runtime.lifecycle import running, services_of
+from core.runtime.lifecycle import running
+from core.services import services_of
 from emulator import Limits, Person, TelegramEmulator
 from testing.local import local_settings
 

@@ -32,6 +32,7 @@ from emulator import Limits, Person, TelegramEmulator
 from testing.local import local_settings
 
 PEOPLE = int(os.environ.get("VIGIE_BENCH_PEOPLE", "500"))
+ROUNDS = int(os.environ.get("VIGIE_BENCH_ROUNDS", "3"))
 TIMEOUT = 300.0
 
 
@@ -100,11 +101,20 @@ async def echo_runs(emu: TelegramEmulator) -> tuple[float, float]:
 
 async def main() -> None:
     logs.configure("ERROR", "console")
+    vigie: list[tuple[float, float]] = []
+    echo: list[tuple[float, float]] = []
     with TelegramEmulator(limits=Limits(enabled=False)) as emu, \
             tempfile.TemporaryDirectory() as tmp:
-        many, single, ready_rss = await vigie_runs(emu, Path(tmp))
-        echo_many, echo_single = await echo_runs(emu)
-    print(f"updates: {PEOPLE} cheap updates, Telegram's limits and PTB's limiter lifted")
+        # Alternated, best of ROUNDS each: the machine is shared, a slow moment should not
+        # be counted against either side.
+        for round_ in range(ROUNDS):
+            many, single, ready_rss = await vigie_runs(emu, Path(tmp) / str(round_))
+            vigie.append((many, single))
+            echo.append(await echo_runs(emu))
+    many, single = min(v[0] for v in vigie), min(v[1] for v in vigie)
+    echo_many, echo_single = min(e[0] for e in echo), min(e[1] for e in echo)
+    print(f"updates: {PEOPLE} cheap updates, Telegram's limits and PTB's limiter lifted, "
+          f"best of {ROUNDS} alternated rounds")
     print(f"  {PEOPLE} people, /aide each: vigie {PEOPLE / many:.0f} updates/s, bare PTB "
           f"echo {PEOPLE / echo_many:.0f}/s: ratio {echo_many / many:.2f} (target >= 0.6)")
     print(f"  one person, {PEOPLE} in order: vigie {PEOPLE / single:.0f} updates/s, bare PTB "

@@ -9,16 +9,17 @@ from collections.abc import Iterable
 from html import escape
 
 from telegram import Bot
-from telegram.error import TelegramError
 
 from core import i18n
+from core.names import current_name
 from core.runtime.outbox import html_message
 from core.services import Services
 from storage.statuses import Purpose
 
 
 def mention(user_id: int, language: str) -> str:
-    """A link to the person's profile: Telegram shows their name, we never store it."""
+    """A link to the person's profile, labelled "see the profile": the outbox labels it
+    with their current name when it sends the text (core/names.py); we never store it."""
     return f'<a href="tg://user?id={user_id}">{i18n.t(language, "enrolment.profile")}</a>'
 
 
@@ -27,25 +28,6 @@ def named(user_id: int, name: str | None, language: str) -> str:
     or the neutral "see the profile" when Telegram did not say."""
     label = escape(name) if name else i18n.t(language, "enrolment.profile")
     return f'<a href="tg://user?id={user_id}">{label}</a>'
-
-
-async def current_name(bot: Bot, user_id: int, chat_id: int | None = None) -> str | None:
-    """The person's Telegram name as it is now: asked when it is shown, never stored nor
-    logged. Their private chat first (anyone who started the bot), else `chat_id` (their
-    sector group)."""
-    try:
-        chat = await bot.get_chat(user_id)
-        name = " ".join(part for part in (chat.first_name, chat.last_name) if part)
-        if name:
-            return name
-    except TelegramError:
-        pass
-    if chat_id is not None:
-        try:
-            return (await bot.get_chat_member(chat_id, user_id)).user.full_name or None
-        except TelegramError:
-            pass
-    return None
 
 
 async def mention_now(bot: Bot, user_id: int, language: str, chat_id: int | None = None

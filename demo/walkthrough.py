@@ -175,9 +175,12 @@ async def report_loop(narrator: Narrator, alice: Person, roland: Person, gaston:
     narrator.step("8. Alice signale un véhicule ; Roland, référent, transmet")
     await send_report(alice, "Camionnette blanche sans plaque, deux passages lents en dix "
                              "minutes devant les maisons de la rue des Lilas")
-    await roland.wait_for(text="Signalement n°")
+    card = await roland.wait_for(text="Signalement n°")
     roland.press(fr("reports.forward"))
     await liaison.wait_for(text="Signalement n°")
+    # Roland's card is edited to its new state, its triage buttons gone.
+    await narrator.emu.wait_until(lambda: not next(
+        m for m in roland.inbox() if m.message_id == card.message_id).buttons[1:])
     narrator.show()
 
     narrator.step("9. La gendarmerie répond ; Alice voit la suite de son signalement")

@@ -27,6 +27,7 @@ from emulator.state import (
     JoinRequest,
     Member,
     Message,
+    Poll,
     State,
     User,
     now_timestamp,
@@ -209,6 +210,24 @@ class Person(_ChatReader):
             stored = self._state.store_file(_FAKE_FILE, 20_000, "stickers", "webp")
         sticker = {**stored.to_api(), **_STICKER, "type": "regular", "emoji": emoji}
         return self._say(chat, "sticker", {"sticker": sticker}, None)
+
+    @_action
+    def send_poll(self, question: str, options: Iterable[str], chat: Group | int | None = None
+                  ) -> JSON:
+        """Post a (regular, anonymous) poll, as a member can in a group: the bot gets a
+        message with `poll` (Bot API Poll: id, question, options with text and voter_count)."""
+        state = self._state
+        with state.lock:
+            target = self._target(chat)
+            if target.type != "private" and not _can_send(target.member(self.id)):
+                raise PermissionError(f"{self} cannot send messages in {target.title!r}")
+            poll_id = str(5_000_000_000 + state.serial())
+            message = state.post(target, self.id, "poll", {}, poll_id=poll_id)
+            state.polls[poll_id] = Poll(id=poll_id, chat_id=target.id,
+                                        message_id=message.message_id, question=question,
+                                        options=list(options), is_anonymous=True,
+                                        type="regular", allows_multiple_answers=False)
+            return state.deliver(message)
 
     @_action
     def forward_text(

@@ -12,7 +12,8 @@ resident's answer behind the group's 20-per-minute limit). Instead:
   `Services.is_liaison` never learnt about are asked with getChatMember, the latest first,
   one call per tick through the outbox's bot (no direct-reply limiter), ticks spaced so
   the group sees at most 20 calls a minute. Old answers are asked again, one a tick, when
-  nobody is waiting. Until then a person never seen is answered as a resident.
+  nobody is waiting (members' after an hour, others' after a day). Until then a person
+  never seen is answered as a resident.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ log = logs.get("handlers.liaison")
 GROUP = -60  # after common.bind_update (-100), before the charter notice and every flow
 # Telegram's limit for one group, kept for getChatMember too: 20 calls per 60 s.
 CALLS_PER_MINUTE = 20
-# A background answer is asked again after a day (chat_member updates keep it current).
+# Answers are asked again, when nobody waits: a member's after an hour (in case the bot
+# missed a removal: it gets chat_member updates only as an administrator), anyone else's
+# after a day (chat_member updates keep both current).
+MEMBER_RECHECK_SECONDS = 3_600.0
 RECHECK_SECONDS = 86_400.0
 PRESENT = {ChatMember.OWNER, ChatMember.ADMINISTRATOR, ChatMember.MEMBER}
 
@@ -106,7 +110,9 @@ class LiaisonCheck:
         if svc.liaison_pending:
             user_id: int | None = svc.liaison_pending.popitem()[0]  # the latest asker
         else:
-            user_id = await svc.store.liaison.stalest(liaison, time.time() - RECHECK_SECONDS)
+            now = time.time()
+            user_id = await svc.store.liaison.stalest(liaison, now - MEMBER_RECHECK_SECONDS,
+                                                      now - RECHECK_SECONDS)
         if user_id is None:
             return
         asked = time.time()

@@ -32,19 +32,24 @@ class LiaisonMembers:
         True if the row changed."""
         changed = await self.db.execute(
             "INSERT INTO liaison_members (chat_id, user_id, member, source, checked_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, user_id) DO UPDATE SET"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, chat_id) DO UPDATE SET"
             " member = excluded.member, source = excluded.source,"
             " checked_at = excluded.checked_at"
             " WHERE excluded.checked_at >= liaison_members.checked_at",
             (chat_id, user_id, int(member), str(source), time.time() if at is None else at))
         return changed > 0
 
-    async def stalest(self, chat_id: int, older_than: float) -> int | None:
-        """The person whose row is the oldest, if it was learnt before `older_than`."""
-        row = await self.db.fetch_one(
-            "SELECT user_id FROM liaison_members WHERE chat_id = ? AND checked_at < ?"
-            " ORDER BY checked_at LIMIT 1", (chat_id, older_than))
-        return None if row is None else int(row[0])
+    async def stalest(self, chat_id: int, members_before: float,
+                      others_before: float) -> int | None:
+        """Whom to ask again: the member learnt longest ago, if before `members_before`,
+        else the non-member learnt longest ago, if before `others_before`."""
+        for member, before in ((1, members_before), (0, others_before)):
+            row = await self.db.fetch_one(
+                "SELECT user_id FROM liaison_members WHERE chat_id = ? AND member = ?"
+                " AND checked_at < ? ORDER BY checked_at LIMIT 1", (chat_id, member, before))
+            if row is not None:
+                return int(row[0])
+        return None
 
     async def count(self, chat_id: int) -> int:
         row = await self.db.fetch_one(

@@ -329,9 +329,9 @@ MIGRATIONS: list[str] = [
         member     INTEGER NOT NULL CHECK (member IN (0, 1)),
         source     TEXT NOT NULL CHECK (source IN ('chat_member', 'acted', 'checked')),
         checked_at REAL NOT NULL,
-        PRIMARY KEY (chat_id, user_id)
+        PRIMARY KEY (user_id, chat_id)  -- also what erasure looks up
     );
-    CREATE INDEX liaison_members_by_age ON liaison_members(chat_id, checked_at);
+    CREATE INDEX liaison_members_by_age ON liaison_members(chat_id, member, checked_at);
     """,
     # Retention and figures (issue 13): the purge selects through a partial index (only the
     # rows still to purge); the audit purge ranges over `at`. The figures read one covering

@@ -34,7 +34,7 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
 }
 # Reports erased per transaction by the retention purge: each batch holds the store's lock
 # a few milliseconds (bench/retention.py), so other updates are answered between batches.
-PURGE_BATCH = 500
+PURGE_BATCH = 250
 # Statuses after which the liaison's card has nothing left to press.
 FINAL = frozenset(status for status, onward in TRANSITIONS.items() if not onward)
 
@@ -206,36 +206,30 @@ class Reports:
 
     async def seed_bulk(self, rows: list[SeedReport]) -> None:
         """Benchmarks and tests only: many reports at once, in one transaction, each with its
-        events (created; relayed and the liaison's answer when given). The events go in
-        first (foreign keys checked at commit), so their triggers find no report to update
-        and the reports are written once, with their relay and answer times."""
+        events (created; relayed and the liaison's answer when given: their triggers set
+        the report's relayed_at and answered_at, as for any event)."""
         async with self.db.transaction() as conn:
-            await conn.execute("PRAGMA defer_foreign_keys = ON")
             cursor = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM reports")
             top = await cursor.fetchone()
             first = (int(top[0]) if top is not None else 0) + 1
+            await conn.executemany(
+                "INSERT INTO reports (id, sector_id, category, occurred, description, status,"
+                " untriaged, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(first + n, row.sector_id, row.category, row.occurred, row.description,
+                  row.status, int(row.untriaged), row.created_at, row.created_at)
+                 for n, row in enumerate(rows)])
             events: list[tuple[int, str, str | None, float]] = []
-            times: list[tuple[float | None, float | None]] = []
             for n, row in enumerate(rows):
                 events.append((first + n, "created", "seeded", row.created_at))
-                relayed = answered = None
                 if row.relayed_after is not None:
-                    relayed = row.created_at + row.relayed_after
-                    events.append((first + n, ReportStatus.RELAYED, None, relayed))
+                    events.append((first + n, ReportStatus.RELAYED, None,
+                                   row.created_at + row.relayed_after))
                 if row.answered_after is not None and row.status in LIAISON_STATUSES:
-                    answered = row.created_at + row.answered_after
-                    events.append((first + n, row.status, None, answered))
-                times.append((relayed, answered))
+                    events.append((first + n, row.status, None,
+                                   row.created_at + row.answered_after))
             await conn.executemany(
                 "INSERT INTO report_events (report_id, status, actor_id, note, at)"
                 " VALUES (?, ?, NULL, ?, ?)", events)
-            await conn.executemany(
-                "INSERT INTO reports (id, sector_id, category, occurred, description, status,"
-                " untriaged, created_at, updated_at, relayed_at, answered_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + n, row.sector_id, row.category, row.occurred, row.description,
-                  row.status, int(row.untriaged), row.created_at, row.created_at, *times[n])
-                 for n, row in enumerate(rows)])
 
     async def note(self, report_id: int, event: str, actor_id: int | None,
                    note: str | None = None) -> None:

@@ -89,6 +89,7 @@ class Purpose(StrEnum):
     MOD_DELETE = "mod_delete"
     MOD_NOTICE = "mod_notice"
     MOD_CARD = "mod_card"
+    MOD_EXCLUSION = "mod_exclusion"
     MOD_REPOST = "mod_repost"
     MOD_RESTRICT = "mod_restrict"
     MOD_GROUP_REPLY = "mod_group_reply"

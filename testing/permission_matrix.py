@@ -23,8 +23,8 @@ The world. Eight roles, each one Telegram user: a stranger, a resident who refus
 charter, a resident, a referent of another sector, a referent of this sector, the liaison,
 an official and an admin. Each has its own private chat, sector groups and unlinked groups
 (two of each, used in turn: PTB lets the bot send 20 messages a minute to a group), so one
-row is sent to all 24 cells at once and read back after a fence (a clerk's /aide: updates
-are handled one at a time, in order). Buttons point at real stored subjects in the
+row is sent to all 24 cells at once and read back after a fence (a clerk's button press,
+then every update handled: see `settle`). Buttons point at real stored subjects in the
 referent's sector, made fresh for each cell (a pending join request, a report awaiting
 triage, a referent role...). Conversation buttons (a step of /start, /signaler, /annonce)
 act only for whom the conversation offered them: those rows are played as flows, and the
@@ -527,6 +527,7 @@ FLOWS: list[list[Step]] = [
     ["/annonce", Drive(NOTICE_TEXT), PickAllSectors, PickSector, FlipSwitch, ShowPreview,
      BroadcastConfirm],
     ["/resultats", ClosePoll],
+    ["/annonces", FollowUp],  # a follow-up's text step is left with /annuler
     ["/stats", StatsPeriod],
     ["/journal", JournalPage],
     ["/conseil", TipTopic],
@@ -768,10 +769,11 @@ class World:
         return [m for m in self.emu.sent(chat_id) if m.message_id > last]
 
     async def settle(self) -> None:
-        """Every update sent so far has been handled (the bot takes them one at a time, in
-        order: the clerk's button press, sent last, is answered last), and the outbox is
-        idle. A button's answer is free, where a message would count against the 30 a
-        second PTB allows the bot."""
+        """Every update sent so far has been handled (the clerk's button press, sent last,
+        is answered; then Telegram holds nothing unconfirmed and the inbox nothing not done:
+        chats are handled side by side, so one chat's answer alone proves nothing about
+        the others), and the outbox is idle. A button's answer is free, where a message
+        would count against the 30 a second PTB allows the bot."""
         if self.fence_message is None:
             mark = self.emu.mark()
             self.clerk.send_command("/aide")
@@ -781,6 +783,11 @@ class World:
         await self.emu.wait_until(lambda: any(
             a["callback_query_id"] == query for a in reversed(self.emu.callback_answers)),
             timeout=60)
+        deadline = time.monotonic() + 60
+        while self.emu.pending_updates() or (await self.svc.store.inbox.counts())["pending"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("updates still not handled after 60 s")
+            await asyncio.sleep(0.02)
         await self.drain()
 
     async def drain(self) -> None:

@@ -85,18 +85,21 @@ async def draft_report(person: Person, text: str, category: str = "vehicle",
     return await person.wait_for(text=fr("reports.summary_title"), timeout=step_timeout)
 
 
-async def confirm_report(person: Person, step_timeout: float = 5.0) -> int:
-    """Press "Envoyer" on the summary; returns the report's number."""
+async def confirm_report(person: Person, step_timeout: float = 5.0,
+                         answer: str = "reports.sent") -> int:
+    """Press "Envoyer" on the summary; returns the report's number. `answer` is the
+    catalogue key of the bot's reply ("reports.sent_held" while nobody can receive it)."""
     person.press(fr("reports.confirm"))
-    sent = await person.wait_for(text=fr_start("reports.sent"), timeout=step_timeout)
+    sent = await person.wait_for(text=fr_start(answer), timeout=step_timeout)
     match = re.search(r"n°(\d+)", sent.text or "")
     assert match is not None
     return int(match.group(1))
 
 
-async def send_report(person: Person, text: str, **draft: Any) -> int:
+async def send_report(person: Person, text: str, answer: str = "reports.sent",
+                      **draft: Any) -> int:
     await draft_report(person, text, **draft)
-    return await confirm_report(person)
+    return await confirm_report(person, answer=answer)
 
 
 BROADCAST_KINDS = {"/annonce": "notice", "/alerte": "alert", "/sondage": "poll"}

@@ -146,7 +146,8 @@ async def test_a_report_without_liaison_is_kept_and_sent_once_one_is_configured(
                             reports={"relay_mode": "direct"})
     async with running(build_application(blocked)) as app:
         await with_members(commune)
-        report_id = await send_report(alice, "Camionnette blanche garée devant l'école")
+        report_id = await send_report(alice, "Camionnette blanche garée devant l'école",
+                                      answer="reports.sent_held")
         await alice.wait_for(text=fr("check.report_held", id=report_id))
         store = services_of(app).store
         assert [r.id for r in await store.reports.held_for_recipient()] == [report_id]

@@ -100,8 +100,28 @@ def one_line(result: subprocess.CompletedProcess[str], code: int, folder: Path,
 def test_help_lists_every_sub_command() -> None:
     result = vigie("--help")
     assert result.returncode == 0
-    for name in ("run", "demo", "check", "backup", "restore"):
+    for name in ("run", "demo", "check", "backup", "restore", "screen", "paperwork"):
         assert name in result.stdout
+
+
+def test_screen_reads_lines_and_writes_one_json_object_each() -> None:
+    lines = "une camionnette blanche rue Victor-Hugo vers 14h30\nzinzin, GSM 0470/12.34.56\n"
+    result = subprocess.run([sys.executable, str(ROOT / "bot.py"), "screen",
+                             "--term", "insult:zinzin"], input=lines, cwd=ROOT,
+                            capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {"findings": [], "plate": None}, {"findings": ["insult", "phone"], "plate": None}]
+
+
+def test_paperwork_writes_every_document(tmp_path: Path) -> None:
+    config = write_config(tmp_path, None)
+    result = vigie("--config", str(config), "paperwork", "tout", str(tmp_path / "docs"))
+    assert result.returncode == 0, result.stderr
+    written = sorted(path.name for path in (tmp_path / "docs").iterdir())
+    assert written == ["vigie-aipd.pdf", "vigie-mention.pdf", "vigie-protocole.pdf",
+                       "vigie-registre.pdf"]
+    assert all((tmp_path / "docs" / name).read_bytes().startswith(b"%PDF") for name in written)
 
 
 @pytest.mark.parametrize(("argv", "expected"), [

@@ -7,7 +7,7 @@ import json
 import random
 
 from core.runtime.application import build_application
-from core.runtime.lifecycle import running
+from core.runtime.lifecycle import CLEAN_STOP_KEY, running
 from core.services import services_of
 from core.settings import Settings
 from emulator import Person
@@ -110,3 +110,18 @@ async def test_conversations_started_side_by_side_are_each_kept_with_their_done_
     # Each person's step was committed (with the done mark of the update that caused it).
     assert sorted(keys) == sorted((person.id, person.id) for person in people)
     assert counts["pending"] == 0 and counts["done"] == len(people)
+
+
+async def test_a_clean_stop_is_marked_so_the_next_start_skips_the_full_check(
+    settings: Settings, commune: Commune
+) -> None:
+    async with running(build_application(settings)) as app:
+        while_running = await services_of(app).store.db.get_meta(CLEAN_STOP_KEY)
+    store = Store(settings.storage.database)
+    await store.open()
+    try:
+        after = await store.db.get_meta(CLEAN_STOP_KEY)
+    finally:
+        await store.close()
+    # A crash leaves "0": the next start runs SQLite's integrity_check, not only quick_check.
+    assert (while_running, after) == ("0", "1")

@@ -12,7 +12,13 @@ from telegram.ext import Application
 from core.services import services_of
 from emulator import Person, SentMessage
 from handlers.desk.buttons import DeskRemind
-from testing.commune import centre_member, join_link, make_referent, with_members
+from testing.commune import (
+    centre_member,
+    join_link,
+    make_referent,
+    stored_values_matching,
+    with_members,
+)
 from testing.fences import quiescent
 from testing.scripts import enrol, fr_part, fr_start
 
@@ -65,6 +71,7 @@ async def test_pending_requests_are_listed_by_name_and_decided_once(
     await enrol(commune.carol, "Centre-bourg")
     commune.carol.request_join(join_link(commune.groups["Centre-bourg"]))
     card = await commune.alice.wait_for(text=fr_part("enrolment.join_card"))
+    assert "Carole" in (card.text or "")  # named when the outbox sent it
     listing = await open_list(commune.official, "/demandes", "desk.requests_title")
     assert "1. Carole : Centre-bourg" in (listing.text or "")
     assert listing.parse_mode == "HTML"
@@ -80,6 +87,9 @@ async def test_pending_requests_are_listed_by_name_and_decided_once(
                  if (m.text or "").startswith(fr_start("enrolment.join_approved"))]
     assert len(approvals) == 1
     assert now(commune, listing).text == fr("desk.requests_empty")  # refreshed in place
+    # Shown by name, and the name is nowhere in the database (the outbox keeps the link).
+    database = services_of(vigie).settings.storage.database
+    assert stored_values_matching(database, lambda v: isinstance(v, str) and "Carole" in v) == []
 
 
 async def test_a_resident_and_a_group_are_refused_the_lists(
@@ -234,3 +244,22 @@ async def test_id_gives_ones_own_the_groups_and_a_replied_authors(
     assert f"Alice Martin : {commune.alice.id}" in (answer.text or "")
     commune.alice.send_command("/id", chat=centre)
     await centre.wait_for(text=fr("denied.referents_only"))
+
+
+# --- people by their current name in the other staff views --------------------------------
+
+
+async def test_referents_and_the_journal_name_people_as_telegram_does_now(
+    vigie: Bot, commune: Commune
+) -> None:
+    await with_members(commune)  # Alice let in by the official: both in the journal
+    await make_referent(vigie, commune, commune.alice)
+    commune.official.send_command("/referents")
+    listing = await commune.official.wait_for(text=fr("referents.list_title"))
+    assert "Centre-bourg : 1. Alice Martin" in (listing.text or "")
+    commune.admin.send_command("/journal")
+    journal = await commune.admin.wait_for(text=fr_start("dashboard.journal_title"))
+    text = journal.text or ""
+    assert f"Odile ({commune.official.id})" in text
+    assert f"Alice Martin ({commune.alice.id})" in text
+    assert journal.parse_mode == "HTML"

@@ -31,7 +31,11 @@ async def test_resident_from_start_to_approved_member(
     alice.request_join(join_link(centre))
     await alice.wait_for(text=fr("enrolment.request_under_review"))
     card = await official.wait_for(text="Demande pour rejoindre")
-    assert "Rue des Lilas" in card.text and "Alice" not in card.text  # no name is stored
+    # Named as Telegram names her when the card is sent (issue 15); the row keeps a link.
+    assert "Rue des Lilas" in card.text and "Alice Martin" in card.text
+    database = services_of(vigie).settings.storage.database
+    assert stored_values_matching(database, lambda v: isinstance(v, str) and "Alice" in v) \
+        == []  # no name is stored
     assert centre.member_status(alice) == "left"  # not before a human said yes
     official.press(fr("enrolment.approve"))
     await alice.wait_for(text="Bienvenue")

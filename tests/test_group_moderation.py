@@ -298,9 +298,13 @@ async def test_blocked_author_anonymous_admin_channel_and_noise(
     noise = carol.send_text("🙂🙂🙂", chat=centre)
     carol.send_sticker(chat=centre)
     long_text = carol.send_text("a" * 4096, chat=centre)
+    poll = carol.send_poll("Réunion jeudi ?", ["oui", "non"], chat=centre)
+    bad_poll = carol.send_poll("Qui veut le 06 12 34 56 78 de Kevin ?", ["moi", "non"],
+                               chat=centre)
+    await gone(commune, centre, bad_poll["message_id"])
     commune.official.send_command("/aide", chat=centre)
     await centre.wait_for(text="Voici ce que vous pouvez faire")
-    for message in (channel, noise, long_text):
+    for message in (channel, noise, long_text, poll):
         assert not deleted(centre, message["message_id"])
     assert commune.emu.internal_errors == []
 

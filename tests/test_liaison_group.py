@@ -48,8 +48,10 @@ async def press_status(emu: TelegramEmulator, person: Person, report_id: int,
                        status: LiaisonStatus) -> str:
     """`person` presses a status button of report `report_id` in their private chat; the
     text the bot answered the press with."""
+    last = person.last()
+    assert last is not None  # a private chat the person started
     query: dict[str, Any] = person.press_data(SetStatus(report_id, status).pack(),
-                                              person.last().message_id)
+                                              last.message_id)
     await emu.wait_until(lambda: any(a["callback_query_id"] == query["id"]
                                      for a in emu.callback_answers))
     return next(str(a["text"]) for a in emu.callback_answers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.runtime.pacing import Pacer, SlidingWindow
+from core.runtime.pacing import Pacer, SlidingWindow, posts_in_chat
 from core.settings import OutboxSettings
 
 
@@ -60,3 +60,19 @@ def test_time_scale_shrinks_windows() -> None:
     pacer = Pacer(OutboxSettings(safety_margin=0.0, time_scale=10.0))
     pacer.record(7, 0.0)
     assert abs(pacer.chat_ready_at(7, 0.0) - 0.1) < 1e-9
+
+
+def test_removals_in_a_group_do_not_wait_behind_the_group_message_limit() -> None:
+    # Telegram's 20 messages a minute per group count messages posted, not deletions: a
+    # burst of removals is paced by the bot's overall rate only (and a 429 still pauses).
+    pacer = Pacer(OutboxSettings())
+    group = -100123
+    for second in range(20):
+        pacer.record(group, float(second))
+    assert pacer.chat_ready_at(group, 20.0) > 20.0  # the 21st message waits
+    assert pacer.chat_ready_at(group, 20.0, posts=False) == 20.0  # a deletion does not
+    pacer.record(group, 20.0, posts=False)
+    assert pacer.chat_ready_at(group, 20.0, posts=False) == 20.0
+    pacer.pause(group, 25.0)
+    assert pacer.chat_ready_at(group, 20.0, posts=False) == 25.0
+    assert not posts_in_chat("deleteMessage") and posts_in_chat("sendMessage")

@@ -28,6 +28,7 @@ from handlers.broadcast import flow as broadcast
 from handlers.broadcast.progress import ProgressSweep
 from handlers.dashboard import flow as dashboard
 from handlers.enrolment import groups, membership, onboarding, referents
+from handlers.moderation import domain as moderation_domain
 from handlers.reports import domain as report_domain
 from handlers.tips import flow as tips
 from handlers.tips.schedule import TipSchedule
@@ -107,6 +108,8 @@ def background(app: VigieApp, svc: Services) -> None:
     svc.outbox.on_delivered[Purpose.POLL_STOP] = partial(broadcasts.on_poll_stopped, svc)
     svc.outbox.on_failed.append(sweep.copy_settled)
     svc.outbox.on_failed.append(partial(report_domain.tell_staff_of_failed_relay, svc))
+    # A removal or a notice that failed (a missing right, an author who blocked the bot).
+    svc.outbox.on_failed.append(partial(moderation_domain.on_failed, svc))
     jobs = app.job_queue
     if jobs is None:
         return
@@ -117,6 +120,10 @@ def background(app: VigieApp, svc: Services) -> None:
                        name="triage_sweep")
     if svc.settings.tips.schedule:
         TipSchedule(svc).start(jobs)
+    # Removed texts kept for the referents' decision, and strikes, expire.
+    every = max(1.0, moderation.PURGE_EVERY_SECONDS / svc.settings.outbox.time_scale)
+    jobs.run_repeating(partial(moderation.purge, svc), interval=every, first=every,
+                       name="moderation_purge")
 
     async def relay_held(context: object) -> None:
         await report_domain.relay_held(svc)

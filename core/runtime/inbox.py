@@ -70,6 +70,11 @@ def inbox_of(app: Application) -> UpdateInbox:  # type: ignore[type-arg]
     return inbox
 
 
+def _quiet(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: asyncio does not warn about it
+
+
 class UpdateInbox:
     def __init__(self, app: Application, store: Store,  # type: ignore[type-arg]
                  persistence: SqlitePersistence | None) -> None:
@@ -90,6 +95,7 @@ class UpdateInbox:
         self._rescan = False
         self._room = asyncio.Event()
         self._room.set()
+        self._parsed: dict[int, Update] = {}  # parsed as stored, by update id, until read
         # Asked of the next group commit: attempts to count, updates handled to mark done.
         self._begun: dict[int, asyncio.Future[None]] = {}
         self._ended: dict[int, asyncio.Future[None]] = {}
@@ -110,6 +116,7 @@ class UpdateInbox:
         """Stop fetching; finish the updates in hand (one per busy chat); leave the others
         stored for next time."""
         self._stopping = True
+        self._parsed.clear()
         if self._fetcher is not None:
             # A long poll cut short loses nothing: its updates were never confirmed.
             self._fetcher.cancel()
@@ -134,6 +141,11 @@ class UpdateInbox:
         incoming = [Incoming(item["update_id"], item, self._sender(item)) for item in raw
                     if isinstance(item, dict) and isinstance(item.get("update_id"), int)]
         added = await self.store.inbox.accept(incoming)
+        if added < len(incoming) or len(self._parsed) > MAX_IN_HAND * 2:
+            # Some were seen before (never read again: not kept in memory), or the lanes are
+            # far behind: parsed again when read.
+            for item in incoming:
+                self._parsed.pop(item.update_id, None)
         if incoming and self._cursor is not None and \
                 min(item.update_id for item in incoming) <= self._cursor:
             self._rescan = True  # older than what was read: a webhook retry, say
@@ -194,11 +206,14 @@ class UpdateInbox:
         self.failed.set()
 
     def _sender(self, item: dict[str, Any]) -> int | None:
-        """Who the update comes from, so that erasure can drop it before it is handled."""
+        """Who the update comes from, so that erasure can drop it before it is handled.
+        The parsed update is kept for its handling, which then need not parse it again."""
         try:
-            user = Update.de_json(item, self.app.bot).effective_user
+            update = Update.de_json(item, self.app.bot)
         except Exception:
             return None
+        self._parsed[update.update_id] = update
+        user = update.effective_user
         return user.id if user is not None else None
 
     # --- handling --------------------------------------------------------------------------
@@ -233,7 +248,8 @@ class UpdateInbox:
 
     def _dispatch(self, row: InboxRow) -> None:
         """Queue an update on its chat's lane, starting the lane if it is idle."""
-        update = self._parse(row)
+        parsed = self._parsed.pop(row.update_id, None)
+        update = parsed if parsed is not None and row.payload is not None else self._parse(row)
         chat = update.effective_chat
         key = chat.id if chat is not None else None  # chatless updates share one lane
         self._in_hand.add(row.update_id)
@@ -250,19 +266,26 @@ class UpdateInbox:
     async def _lane(self, key: int | None) -> None:
         """One chat's updates, one after the other, in Telegram's order."""
         queue = self._lanes[key]
+        counted: int | None = None  # the update whose attempt the last commit counted
         try:
             while queue and not self._stopping:
                 row, update = queue[0]
                 attempts = row.attempts
                 while not self._stopping:
+                    # The next update's attempt is counted with this one's done mark: one
+                    # synchronous commit per update in a busy chat, not two.
+                    following = (queue[1][0].update_id if len(queue) > 1
+                                 and queue[1][0].payload is not None else None)
                     try:
-                        await self._handle(row, update, attempts)
+                        counted = await self._handle(row, update, attempts,
+                                                     counted == row.update_id, following)
                         break
                     except Exception:
                         # Not done: handled again (up to MAX_ATTEMPTS), after a pause; this
                         # chat's later updates wait, other chats go on.
                         log.exception("inbox.handling_failed", update_id=row.update_id)
                         attempts += 1
+                        counted = None
                         await asyncio.sleep(RETRY_FIRST)
                 queue.popleft()
                 self._release(row.update_id)
@@ -278,21 +301,25 @@ class UpdateInbox:
         if len(self._in_hand) < MAX_IN_HAND // 2:
             self._room.set()
 
-    async def _handle(self, row: InboxRow, update: Update, attempts: int) -> None:
+    async def _handle(self, row: InboxRow, update: Update, attempts: int, counted: bool,
+                      following: int | None) -> int | None:
+        """Handle one update; returns `following` when its attempt was counted meanwhile."""
         if row.payload is None:
             await self.store.inbox.done(row.update_id)  # erased before it was handled
-            return
+            return None
         if attempts >= MAX_ATTEMPTS:
             log.error("inbox.update_skipped", update_id=row.update_id, attempts=attempts)
             await self.store.inbox.done(row.update_id)
-            return
+            return None
         if attempts:
             # A run died (or failed) while handling it: handled again, idempotently.
             log.info("inbox.handling_again", update_id=row.update_id, attempts=attempts)
-        await self._begin(row.update_id)
+        if not counted:
+            await self._begin(row.update_id)
         # PTB's update processor bounds how many updates are handled at once (LANES).
         await self.app.update_processor.process_update(update, self.app.process_update(update))
-        await self._commit(row.update_id)
+        await self._commit(row.update_id, following)
+        return following
 
     def _parse(self, row: InboxRow) -> Update:
         if row.payload is None:
@@ -304,9 +331,14 @@ class UpdateInbox:
             log.warning("update.malformed", update_id=row.update_id, error=type(error).__name__)
             return Update(row.update_id)
 
-    async def _commit(self, update_id: int) -> None:
-        """The conversation changes this update caused, and its done mark, atomically."""
-        self._ended[update_id] = settled = asyncio.get_running_loop().create_future()
+    async def _commit(self, update_id: int, following: int | None = None) -> None:
+        """The conversation changes this update caused, and its done mark, atomically; and
+        the attempt of the chat's `following` update, if any."""
+        loop = asyncio.get_running_loop()
+        self._ended[update_id] = settled = loop.create_future()
+        if following is not None:
+            counted = self._begun[following] = loop.create_future()  # settled by this flush
+            counted.add_done_callback(_quiet)  # nobody awaits it: a failure is `settled`'s
         await self._flush(settled)
 
     async def _begin(self, update_id: int) -> None:
@@ -332,6 +364,10 @@ class UpdateInbox:
                 except Exception as error:
                     for waiting in (*begun.values(), *ended.values()):
                         waiting.set_exception(error)
+                except BaseException:
+                    for waiting in (*begun.values(), *ended.values()):
+                        waiting.cancel()  # a stop cut short: those lanes are stopped too
+                    raise
                 else:
                     for waiting in (*begun.values(), *ended.values()):
                         waiting.set_result(None)

@@ -40,7 +40,8 @@ from telegram.error import (
 from telegram.warnings import PTBUserWarning
 
 from core import logs
-from core.runtime.pacing import Pacer, is_private
+from core.names import name_links
+from core.runtime.pacing import Pacer, is_private, posts_in_chat
 from core.settings import OutboxSettings
 from storage import Message, OutboxRow, Store
 from storage.outbox import FAILED
@@ -190,7 +191,8 @@ class OutboxWorker:
                 waiting.add(row.chat_id)
                 continue
             now = loop.time()
-            ready = self.pacer.chat_ready_at(row.chat_id, now)
+            posts = posts_in_chat(row.method)
+            ready = self.pacer.chat_ready_at(row.chat_id, now, posts)
             if ready > now:
                 waiting.add(row.chat_id)
                 idle = min(idle, ready - now)
@@ -200,7 +202,7 @@ class OutboxWorker:
             if not await self.store.outbox.claim(row.id):
                 continue
             slot = await self._wait_for_room(loop)
-            self.pacer.record(row.chat_id, loop.time(), slot)
+            self.pacer.record(row.chat_id, loop.time(), slot, posts)
             self._busy.add(row.chat_id)
             task = asyncio.create_task(self._deliver(row))
             self._in_flight.add(task)
@@ -225,13 +227,22 @@ class OutboxWorker:
         payload = dict(row.payload)
         source_id = payload.pop("message_id_of", None)
         if source_id is None:
-            return payload
+            return await self._named(payload)
         source = await self.store.outbox.get(int(source_id))
         if source is None or source.status == FAILED:
             raise LookupError("the message to edit was never delivered")
         if source.message_id is None:
             return None
-        return {**payload, "message_id": source.message_id}
+        return await self._named({**payload, "message_id": source.message_id})
+
+    async def _named(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """People's profile links labelled with their current name, asked now: the row
+        stores only the link, the name exists only in the message Telegram shows."""
+        for key in ("text", "caption"):
+            value = payload.get(key)
+            if isinstance(value, str) and "tg://user?id=" in value:
+                payload[key] = await name_links(self.bot, value)
+        return payload
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:

@@ -36,6 +36,18 @@ def is_private(chat_id: int) -> bool:
     return chat_id > 0
 
 
+# Moderation and membership calls post nothing in the chat: Telegram's per-chat message
+# limits (20 a minute in a group) do not apply to them, only the bot's overall rate. A
+# burst of removals in one group must not wait minutes behind its own deletions.
+NOT_POSTED = frozenset({"deleteMessage", "deleteMessages", "restrictChatMember",
+                        "banChatMember", "unbanChatMember", "approveChatJoinRequest",
+                        "declineChatJoinRequest"})
+
+
+def posts_in_chat(method: str) -> bool:
+    return method not in NOT_POSTED
+
+
 class Pacer:
     def __init__(self, settings: OutboxSettings) -> None:
         stretch = (1.0 + settings.safety_margin) / settings.time_scale
@@ -63,17 +75,22 @@ class Pacer:
             self._chats[chat_id] = window
         return window
 
-    def chat_ready_at(self, chat_id: int, now: float) -> float:
-        return max(self._chat(chat_id).next_slot(now), self._paused.get(chat_id, 0.0))
+    def chat_ready_at(self, chat_id: int, now: float, posts: bool = True) -> float:
+        """When the chat may take the next call: its window for a message, and a 429's
+        pause for anything."""
+        window = self._chat(chat_id).next_slot(now) if posts else now
+        return max(window, self._paused.get(chat_id, 0.0))
 
     def global_ready_at(self, now: float) -> float:
         return self._global.next_slot(now)
 
-    def record(self, chat_id: int, at: float, slot: float | None = None) -> None:
-        """A send left at `at`; `slot` is the global slot it was scheduled for."""
+    def record(self, chat_id: int, at: float, slot: float | None = None,
+               posts: bool = True) -> None:
+        """A call left at `at`; `slot` is the global slot it was scheduled for."""
         booked = at if slot is None else max(slot, at - self.tolerance)
         self._global.record(booked)
-        self._chat(chat_id).record(at)
+        if posts:
+            self._chat(chat_id).record(at)
 
     def pause(self, chat_id: int, until: float) -> None:
         self._paused[chat_id] = max(until, self._paused.get(chat_id, 0.0))

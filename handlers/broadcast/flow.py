@@ -413,6 +413,9 @@ async def close_poll(turn: Turn) -> None:
 async def relay_alert(turn: Turn) -> None:
     subject: Subject = turn.subject
     assert subject.sector_id is not None
+    if subject.broadcast.status == BroadcastStatus.CLOSED:  # its author closed it
+        await turn.answer("broadcast.send_closed", alert=True, id=subject.broadcast.id)
+        return
     relayed = await domain.relay_alert(turn.svc, subject.broadcast, subject.sector_id,
                                        turn.actor.user_id)
     await turn.answer("broadcast.relayed" if relayed else "broadcast.already_relayed",
@@ -453,8 +456,7 @@ def register(app: VigieApp) -> None:
                       CallbackQueryHandler(flip_switch, pattern=FlipSwitch.pattern()),
                       CallbackQueryHandler(preview, pattern=ShowPreview.pattern())],
             CONFIRM: [CallbackQueryHandler(confirm, pattern=Confirm.pattern())],
-            FOLLOWUP: [*entry,
-                       CallbackQueryHandler(start_follow_up, pattern=FollowUp.pattern()),
+            FOLLOWUP: [*entry,  # another send's button, or a new notice, replaces it
                        MessageHandler(filters.TEXT & ~filters.COMMAND & private,
                                       follow_up_text),
                        MessageHandler(private & ~filters.COMMAND, follow_up_stray)],

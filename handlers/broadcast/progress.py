@@ -22,10 +22,12 @@ log = logs.get("broadcast")
 
 class ProgressSweep:
     """Follows each broadcast's copies: pins them and records polls as they arrive, edits
-    the author's progress message as they go out, then sends the report.
+    the author's progress message as they go out, and at the end edits it into the report.
 
+    The progress message (queued with the copies) is the first and only message the author
+    gets: it is edited only once delivered, one edit at a time, so nothing overtakes it.
     Only changes are sent (an unchanged progress is not edited again), and the report is
-    sent once: `broadcasts.finish` succeeds for a single sweep. Besides the periodic run,
+    written once: `broadcasts.finish` succeeds for a single sweep. Besides the periodic run,
     the copy that settles last triggers the final sweep at once, so the report does not
     wait for the next tick.
     """

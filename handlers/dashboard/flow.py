@@ -13,18 +13,21 @@ import re
 import tempfile
 from datetime import date, datetime
 from functools import partial
+from html import escape
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from core import i18n, logs
 from core.commands import command
+from core.notify import mentions_now
 from core.permissions import Action, staff_or_liaison
 from core.services import VigieApp
-from core.turn import Turn, guarded
+from core.turn import NO_PREVIEW, Turn, guarded
 from handlers.dashboard import charts, stats
 from handlers.dashboard.buttons import JournalPage, PeriodChoice, StatsPeriod
 from handlers.dashboard.stats import InputError, Period
@@ -39,6 +42,7 @@ log = logs.get("handlers.dashboard.flow")
 JOURNAL_PAGE = 10
 JOURNAL_TYPE = re.compile(r"^type:([a-z0-9_.]{1,32})$")
 JOURNAL_PERSON = re.compile(r"^-?\d{1,15}$")
+JOURNAL_SUBJECT = re.compile(r"^user:\d{1,15}$")  # an entry about a person
 DETAILS_MAX = 100
 
 
@@ -210,7 +214,8 @@ async def journal(turn: Turn) -> None:
         await turn.reply(error.key)
         return
     text, markup = await _journal_page(turn, person, prefix, 0)
-    await turn.say(text, markup)
+    await turn.context.bot.send_message(turn.place.chat_id, text, parse_mode=ParseMode.HTML,
+                                        reply_markup=markup, link_preview_options=NO_PREVIEW)
 
 
 @guarded(Action.AUDIT_LOG)
@@ -221,7 +226,14 @@ async def journal_page(turn: Turn) -> None:
         return
     await turn.answer()
     text, markup = await _journal_page(turn, button.person, button.kind, button.page)
-    await turn.edit(text, markup)
+    query = turn.update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                      link_preview_options=NO_PREVIEW)
+    except BadRequest as error:  # the same page pressed twice: nothing to change
+        if "not modified" not in error.message.lower():
+            raise
 
 
 async def _journal_page(turn: Turn, person: int | None, prefix: str | None, page: int
@@ -232,11 +244,17 @@ async def _journal_page(turn: Turn, person: int | None, prefix: str | None, page
         turn.t("dashboard.journal_filter_person", id=person) if person is not None else "",
         turn.t("dashboard.journal_filter_type", prefix=prefix) if prefix else ""])
     if not entries:
-        return turn.t("dashboard.journal_empty", filters=filters), None
+        return escape(turn.t("dashboard.journal_empty", filters=filters)), None
     first = page * JOURNAL_PAGE + 1
     title = turn.t("dashboard.journal_title", first=first, last=first + len(entries) - 1,
                    total=total, filters=filters)
-    lines = [title, "", *(_entry(turn, entry) for entry in entries)]
+    # People by the name Telegram gives now (never stored), with their id for /journal ID.
+    people = {entry.actor_id for entry in entries if entry.actor_id is not None}
+    people |= {int(entry.subject[5:]) for entry in entries
+               if entry.subject and JOURNAL_SUBJECT.match(entry.subject)}
+    names = await mentions_now(turn.context.bot, [(user_id, None) for user_id in people],
+                               turn.language)
+    lines = [escape(title), "", *(_entry(turn, entry, names) for entry in entries)]
     buttons = []
     if page > 0:
         buttons.append(InlineKeyboardButton(turn.t("dashboard.journal_newer"),
@@ -249,14 +267,21 @@ async def _journal_page(turn: Turn, person: int | None, prefix: str | None, page
     return "\n".join(lines), InlineKeyboardMarkup([buttons]) if buttons else None
 
 
-def _entry(turn: Turn, entry: AuditEntry) -> str:
+def _entry(turn: Turn, entry: AuditEntry, names: dict[int, str]) -> str:
+    """One line, in HTML: the people in it as links to their profile, with their id."""
     at = datetime.fromtimestamp(entry.at, _zone(turn))
     actor = entry.actor_id
-    what = " ".join(str(part) for part in (entry.action, entry.subject,
-                                           _details(entry.details)) if part)
+    subject = entry.subject
+    if subject and JOURNAL_SUBJECT.match(subject):
+        subject = f"{names[int(subject[5:])]} ({subject[5:]})"
+    elif subject:
+        subject = escape(subject)
+    what = " ".join(str(part) for part in (escape(entry.action), subject,
+                                           escape(_details(entry.details))) if part)
     return turn.t("dashboard.journal_line", what=what,
                   when=at.strftime(f"{turn.t('dashboard.date_format')} %H:%M"),
-                  actor=turn.t("dashboard.journal_bot") if actor is None else actor)
+                  actor=escape(turn.t("dashboard.journal_bot")) if actor is None
+                  else f"{names[actor]} ({actor})")
 
 
 def _details(raw: str | None) -> str:

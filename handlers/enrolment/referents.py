@@ -19,7 +19,7 @@ from telegram.ext import (
 
 from core import i18n, logs, menus
 from core.commands import command
-from core.notify import mention, notify
+from core.notify import mention, mentions_now, notify
 from core.permissions import Action
 from core.runtime.outbox import html_message
 from core.services import Services, VigieApp
@@ -124,7 +124,10 @@ async def manage(turn: Turn) -> None:
     lines, rows = [turn.t("referents.list_title")], []
     for sector in await store.sectors.active():
         referents = await store.referents.of_sector(sector.id)
-        names = ", ".join(mention(r, turn.language) for r in referents)
+        # Each by the name Telegram gives now (never stored), numbered as its Revoke button.
+        shown = await mentions_now(turn.context.bot, [(r, sector.chat_id) for r in referents],
+                                   turn.language)
+        names = ", ".join(f"{n}. {shown[r]}" for n, r in enumerate(referents, 1))
         lines.append(f"• {sector.name} : {names or turn.t('referents.none')}")
         rows += revoke_rows(turn.language, sector, referents)
     pending = await store.referent_applications.pending()

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -26,8 +25,8 @@ from telegram.ext import (
 
 from core.commands import command
 from core.permissions import Action
-from core.services import Services, VigieApp, VigieContext, services_of
-from handlers.moderation import cards, domain, exclusion, groups
+from core.services import Services, VigieApp, VigieContext
+from handlers.moderation import cards, exclusion, groups
 from handlers.moderation import log as moderation_log
 from handlers.moderation.buttons import (
     Contest,
@@ -76,11 +75,3 @@ def register(app: VigieApp) -> None:
                                          pattern=TransmitCategory.pattern()))
     app.add_handler(CallbackQueryHandler(cards.transmit_send, pattern=TransmitSend.pattern()))
     app.add_handler(CallbackQueryHandler(cards.decide_exclusion, pattern=Exclusion.pattern()))
-    svc = services_of(app)
-    # What the outbox reports back (a missing right, a notice to someone who blocked the
-    # bot), and the retention of removed texts and strikes.
-    svc.outbox.on_failed.append(partial(domain.on_failed, svc))
-    if app.job_queue is not None:
-        every = max(1.0, PURGE_EVERY_SECONDS / svc.settings.outbox.time_scale)
-        app.job_queue.run_repeating(partial(purge, svc), interval=every, first=every,
-                                    name="moderation_purge")

@@ -224,7 +224,7 @@ async def _ladder(svc: Services, post: Post, strike: Strike) -> tuple[list[Messa
         text = _t(language, "moderation.exclusion.card", author=mention(post.author_id, language),
                   sector=escape(post.sector.name), count=strike.step,
                   days=settings.strike_days)
-        cards.append(html_message(user_id, text, Purpose.MOD_CARD,
+        cards.append(html_message(user_id, text, Purpose.MOD_EXCLUSION,
                                   ref_of(strike.action_id or 0), protect=True, buttons=[[
                                       (_t(language, f"moderation.button.{choice}"),
                                        Exclusion(strike.id, post.author_id, choice).pack())

@@ -1,0 +1,117 @@
+"""Figures over a large store: /stats over 7, 30, 90 and 365 days, the annual report and a
+year's export, asked by the mairie's official through the emulator.
+
+The store is seeded like bench/retention.py's (N reports over three years, default
+1,000,000, through `storage/`), then the real application runs with no purge in the way
+(retention set to ten years). Each request is timed from the command to the last thing it
+sends (the chart, the PDF, the CSV). Printed: each time, the longest hold of the store's
+lock during it (`Database.lock_recorder`, target 50 ms), and the process's peak RSS after it
+(a high-water mark: the bot's own ~65 MB, plus matplotlib and fpdf once a chart or a PDF is
+made). Targets: a year of /stats within 300 ms and 150 MB peak; the annual report within 1 s.
+
+    python3 dev.py bench figures
+    VIGIE_BENCH_REPORTS=20000 python3 dev.py bench figures
+    .venv/bin/python -m bench.figures --reports 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bench.retention import SECTORS, seed
+from core import logs
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running, services_of
+from emulator import Limits, TelegramEmulator
+from testing.local import local_settings
+
+SCALE = 10.0
+REPORTS = int(os.environ.get("VIGIE_BENCH_REPORTS", "1000000"))
+STATS_TARGET, ANNUAL_TARGET, RSS_TARGET = 0.300, 1.0, 150.0
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    seconds: float
+    longest_lock: float
+    peak_mib: float
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def run(reports: int) -> tuple[float, list[Step]]:
+    logs.configure("WARNING", "console", ())
+    with TelegramEmulator(limits=Limits(scale=SCALE)) as emu, \
+            tempfile.TemporaryDirectory() as tmp:
+        database = Path(tmp) / "bench.db"
+        started = time.monotonic()
+        await seed(database, reports)
+        seeded = time.monotonic() - started
+        official = emu.create_user("Élue", language_code="fr")
+        app = build_application(local_settings(emu, database, SCALE, {
+            "sectors": [{"name": name} for name in SECTORS],
+            "roles": {"officials": [official.id]},
+            "privacy": {"retention_days": 3650},
+            "logging": {"level": "WARNING"}}))
+        svc = services_of(app)
+        holds: list[float] = []
+        svc.store.db.lock_recorder = holds.append
+        steps: list[Step] = []
+        today = datetime.now(ZoneInfo(svc.settings.commune.timezone)).date()
+
+        async def step(name: str, command: str, args: str, kind: str) -> None:
+            holds.clear()
+            began = time.monotonic()
+            official.send_command(command, args=args)
+            await official.wait_for(lambda m: m.kind == kind, timeout=120)
+            steps.append(Step(name, time.monotonic() - began, max(holds, default=0.0),
+                              peak_mib()))
+
+        async with running(app):
+            official.send_command("/start")  # the official's first contact, not measured
+            await official.wait_for(timeout=30)
+            for days in (7, 30, 90, 365):
+                start = (today - timedelta(days=days - 1)).strftime("%d/%m/%Y")
+                await step(f"/stats {days} days", "/stats", start, "photo")
+            await step(f"/rapport_annuel {today.year - 1}", "/rapport_annuel",
+                       str(today.year - 1), "document")
+            start = (today - timedelta(days=364)).strftime("%d/%m/%Y")
+            await step("/export 365 days", "/export", start, "document")
+        return seeded, steps
+
+
+def report(reports: int, seeded: float, steps: list[Step]) -> None:
+    print(f"figures: a store of {reports:,} reports over 3 years "
+          f"(seeded through storage/ in {seeded:.1f} s)")
+    for found in steps:
+        target = (STATS_TARGET if found.name.startswith("/stats 365") else
+                  ANNUAL_TARGET if found.name.startswith("/rapport") else None)
+        ratio = f", ratio {found.seconds / target:.2f} of its target" if target else ""
+        print(f"  {found.name:<24} {found.seconds * 1000:7.0f} ms{ratio}; longest lock "
+              f"{found.longest_lock * 1000:.1f} ms; peak RSS {found.peak_mib:.0f} MiB")
+    year = next(found for found in steps if found.name.startswith("/stats 365"))
+    print(f"  peak RSS after a year of /stats: {year.peak_mib:.0f} MiB, "
+          f"ratio {year.peak_mib / RSS_TARGET:.2f} of the 150 MB target")
+
+
+async def main() -> None:
+    report(REPORTS, *await run(REPORTS))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=REPORTS)
+    count = parser.parse_args().reports
+    report(count, *asyncio.run(run(count)))
