@@ -4,8 +4,9 @@ core/runtime/application.py).
     vigie [--config PATH] [run]        run the bot (polling or webhook, per the config)
     vigie demo                         a walk-through against the local Telegram emulator
     vigie check                        the checklist: ✓ or ✗, each ✗ with its fix
-    vigie backup [PATH]                a verified online copy (default: the backup folder,
-                                       with daily and weekly rotation)
+    vigie backup [PATH] [--compact]    a verified online copy (default: the backup folder,
+                                       with daily and weekly rotation); --compact then
+                                       VACUUMs the database (the bot must be stopped)
     vigie restore FILE                 put a backup back (the bot must be stopped)
     vigie screen [--term F:T]          screen one message per line from stdin (JSON out)
     vigie paperwork KIND PATH          the mairie's documents as PDF (registre, mention,
@@ -189,7 +190,32 @@ def run_backup(args: argparse.Namespace) -> int:
                                       settings.backup.keep_weekly, now,
                                       settings.commune.backup_retention_days):
             print(f"old backup removed: {removed.name}")
+    if getattr(args, "compact", False):
+        compact(settings)
     return 0
+
+
+def backup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", help="file or folder")
+    parser.add_argument("--compact", action="store_true",
+                        help="then VACUUM the database, so erased data leaves the file and "
+                             "later purges give pages back (the bot must be stopped)")
+
+
+def compact(settings: Settings) -> None:
+    """`vigie backup --compact`, after the verified copy: VACUUM with the bot stopped."""
+    target = settings.storage.database
+    with sole_user(target) as alone:
+        if not alone:
+            raise StartFailure(lifecycle.EXIT_ANOTHER_INSTANCE,
+                               f"Vigie is running with {target}: stop it first "
+                               "(systemctl stop vigie), then compact.")
+        try:
+            before, after = database.compact_file(target)
+        except StorageError as error:
+            raise StartFailure(EXIT_DATABASE, f"compact: {error}") from None
+    mib = 1024 * 1024
+    print(f"database compacted: {before / mib:.1f} MiB → {after / mib:.1f} MiB")
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -264,7 +290,7 @@ COMMANDS: dict[str, Command] = {
     "backup": Command(
         "a verified online copy of the database (default: the backup folder, rotated)",
         run_backup,
-        lambda parser: parser.add_argument("path", nargs="?", help="file or folder")),
+        backup_arguments),
     "restore": Command(
         "put a backup back in place of the database (the bot must be stopped)",
         run_restore,

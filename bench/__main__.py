@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 from bench import (
+    figures,
     kill_drill,
     liaison_group,
     notice_fanout,
@@ -13,11 +14,13 @@ from bench import (
     outbox_fanout,
     permission_matrix,
     report_latency,
+    retention,
     screening,
     updates,
 )
 
 BENCHMARKS = {
+    "figures": figures.main,
     "kill_drill": kill_drill.main,
     "liaison_group": liaison_group.main,
     "outage_drill": outage_drill.main,
@@ -25,6 +28,7 @@ BENCHMARKS = {
     "outbox_fanout": outbox_fanout.main,
     "permission_matrix": permission_matrix.main,
     "report_latency": report_latency.main,
+    "retention": retention.main,
     "screening": screening.main,
     "updates": updates.main,
 }

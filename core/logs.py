@@ -92,6 +92,7 @@ def configure(
         targets.append(logging.FileHandler(file, encoding="utf-8"))
     for handler in targets:
         handler.setFormatter(formatter)
+        # Marks our handlers, so a second configure() replaces them instead of adding more.
         handler._vigie = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)

@@ -309,7 +309,8 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], di
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         filename = part.get_filename()
         if filename is None:
             fields[name] = payload.decode("utf-8")

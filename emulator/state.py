@@ -544,7 +544,7 @@ class State:
         text = message.content.get("text", "")
         if text.startswith("/"):
             target = text.split(maxsplit=1)[0].partition("@")[2]
-            return target == "" or target.lower() == (self.bot.username or "").lower()
+            return bool(target == "" or target.lower() == (self.bot.username or "").lower())
         replied = chat.messages.get(message.reply_to) if message.reply_to else None
         return replied is not None and replied.sender_id == self.bot.id
 

@@ -97,7 +97,7 @@ def snapshot(state: State, message: Message) -> SentMessage:
         caption=content.get("caption"),
         raw_text=message.raw,
         parse_mode=message.parse_mode,
-        entities=copy.deepcopy(content.get("entities", content.get("caption_entities", []))),
+        entities=copy.deepcopy(content.get("entities", content.get("caption_entities")) or []),
         reply_markup=copy.deepcopy(message.markup),
         buttons=button_labels(message.markup),
         protect_content=message.protect_content,
@@ -149,10 +149,12 @@ def inline_buttons(markup: JSON | None) -> list[JSON]:
 
 def _file_of(content: JSON) -> JSON | None:
     if "photo" in content:
-        return copy.deepcopy(content["photo"][-1])
+        largest: JSON = copy.deepcopy(content["photo"][-1])
+        return largest
     for kind in ("document", "sticker"):
         if kind in content:
-            return copy.deepcopy(content[kind])
+            found: JSON = copy.deepcopy(content[kind])
+            return found
     return None
 
 

@@ -19,6 +19,22 @@ Scope = frozenset[int] | None
 # The longest time slice one figures query reads: a month of a busy commune's reports
 # (about 28,000 at a million over three years) keeps each hold of the store's lock short.
 CHUNK_SECONDS = 31 * 86400.0
+# The hot queries, read from the covering index `reports_by_created` alone (their plans are
+# checked in tests/test_dashboard.py); {where} is the scope's `AND sector_id IN (…)`.
+# "+": the scope filters the index's entries; without it the planner prefers the sector
+# index (an equality) and reads three years of the sector, then sorts.
+SCOPE_COLUMN = "+sector_id"
+TALLY_SQL = ("SELECT sector_id, category, status, COUNT(*), COUNT(relayed_at),"
+             " COUNT(relayed_at) FILTER (WHERE untriaged = 1)"
+             " FROM reports WHERE created_at >= ? AND created_at < ?{where}"
+             " GROUP BY sector_id, category, status")
+DELAYS_SQL = ("SELECT MAX(0.0, answered_at - relayed_at) FROM reports"
+              " WHERE created_at >= ? AND created_at < ?{where}"
+              " AND relayed_at IS NOT NULL AND answered_at IS NOT NULL")
+ROWS_SQL = ("SELECT id, created_at, sector_id, category, occurred, status, untriaged,"
+            " similar_to IS NOT NULL, relayed_at, answered_at"
+            " FROM reports WHERE created_at >= ? AND created_at < ?{where}"
+            " ORDER BY created_at, id")
 
 
 @dataclass(frozen=True)
@@ -79,24 +95,17 @@ class Stats:
         """The counts of /stats and the annual report, grouped in SQL over the covering
         index `reports_by_created`, one time slice (CHUNK_DAYS) per query so that no query
         holds the store's lock long, whatever the period."""
-        where, ids = _within("sector_id", scope)
+        where, ids = _within(SCOPE_COLUMN, scope)
         tally = ReportTally()
         for low, high in _slices(start, end):
-            rows = await self.db.fetch_all(
-                "SELECT sector_id, category, status, COUNT(*), COUNT(relayed_at),"
-                " COUNT(relayed_at) FILTER (WHERE untriaged = 1)"
-                f" FROM reports WHERE created_at >= ? AND created_at < ?{where}"
-                " GROUP BY sector_id, category, status", (low, high, *ids))
+            rows = await self.db.fetch_all(TALLY_SQL.format(where=where), (low, high, *ids))
             for sector_id, category, status, count, relayed, untriaged in rows:
                 tally.by_sector[sector_id] += count
                 tally.by_category[category] += count
                 tally.by_status[status] += count
                 tally.relayed += relayed
                 tally.untriaged += untriaged
-            delays = await self.db.fetch_all(
-                "SELECT MAX(0.0, answered_at - relayed_at) FROM reports"
-                f" WHERE created_at >= ? AND created_at < ?{where}"
-                " AND relayed_at IS NOT NULL AND answered_at IS NOT NULL", (low, high, *ids))
+            delays = await self.db.fetch_all(DELAYS_SQL.format(where=where), (low, high, *ids))
             tally.answer_delays += [row[0] for row in delays]
         return tally
 
@@ -104,13 +113,9 @@ class Stats:
                           ) -> AsyncIterator[list[ReportFacts]]:
         """The export's rows in date order, one time slice at a time (never the whole
         period in memory), read from the covering index alone."""
-        where, ids = _within("sector_id", scope)
+        where, ids = _within(SCOPE_COLUMN, scope)
         for low, high in _slices(start, end):
-            rows = await self.db.fetch_all(
-                "SELECT id, created_at, sector_id, category, occurred, status, untriaged,"
-                " similar_to IS NOT NULL, relayed_at, answered_at"
-                f" FROM reports WHERE created_at >= ? AND created_at < ?{where}"
-                " ORDER BY created_at, id", (low, high, *ids))
+            rows = await self.db.fetch_all(ROWS_SQL.format(where=where), (low, high, *ids))
             if rows:
                 yield [ReportFacts(row[0], row[1], row[2], row[3], row[4], row[5],
                                    bool(row[6]), bool(row[7]), row[8], row[9])

@@ -436,3 +436,61 @@ def test_the_pdf_survives_any_sector_name() -> None:
         assert pdf.startswith(b"%PDF-") and len(reader.pages) >= 2
         assert "Quartier {x} « du Moulin » — l’Étang…" in text  # French typography kept
     assert printable("🚗 Véhicule") == "Véhicule" and printable("🏔️") == "?"
+
+
+# --- figures in SQL, and the chart and PDF libraries loaded only when needed -------------
+
+async def test_figure_queries_read_one_covering_index_and_never_sort_a_period(
+    vigie: VigieApp,
+) -> None:
+    """The plans of /stats' and the export's queries, for the commune and for a scope: a
+    range of `reports_by_created`, never a scan of reports nor a sort of the rows. The only
+    temporary B-tree is GROUP BY's, over one slice (CHUNK_SECONDS) of a few thousand rows."""
+    from storage.stats import DELAYS_SQL, ROWS_SQL, SCOPE_COLUMN, TALLY_SQL, _within
+
+    db = services_of(vigie).store.db
+    for scope in (None, frozenset({1, 2})):
+        where, ids = _within(SCOPE_COLUMN, scope)
+        for sql in (TALLY_SQL, DELAYS_SQL, ROWS_SQL):
+            rows = await db.fetch_all(f"EXPLAIN QUERY PLAN {sql.format(where=where)}",
+                                      (0.0, 1.0, *ids))
+            plan = [str(row[3]) for row in rows]
+            assert plan[0].startswith("SEARCH reports USING COVERING INDEX reports_by_created"
+                                      " (created_at>? AND created_at<?)"), plan
+            assert not any(step.startswith("SCAN") for step in plan), plan
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+            assert plan[1:] in ([], ["USE TEMP B-TREE FOR GROUP BY"]), plan
+            assert sql is TALLY_SQL or plan[1:] == [], plan
+
+
+async def test_relay_and_answer_times_follow_the_events(vigie: VigieApp, commune: Commune
+                                                        ) -> None:
+    """relayed_at and answered_at, kept on the report by triggers, are the first events'."""
+    store = services_of(vigie).store
+    at = time.time() - DAY
+    report_id = await seed(store, "Centre-bourg", "vehicle", at,
+                           path=((ReportStatus.RECEIVED, 30), (ReportStatus.CLOSED, 90)))
+    row = await store.db.fetch_one("SELECT relayed_at, answered_at FROM reports WHERE id = ?",
+                                   (report_id,))
+    assert row is not None and (row[0], row[1]) == (at, at + 30 * MINUTE)
+
+
+def test_the_font_table_is_read_like_freetype() -> None:
+    from matplotlib.ft2font import FT2Font
+
+    from handlers.dashboard.charts import FONT, FONT_BOLD, font_codepoints
+
+    for font in (FONT, FONT_BOLD):
+        assert font_codepoints(font) == frozenset(FT2Font(str(font)).get_charmap())
+
+
+def test_the_bot_starts_without_the_chart_and_pdf_libraries() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys; import core.runtime.application, bot; "
+             "print(sorted(m for m in ('matplotlib', 'fpdf', 'numpy') if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert found.stdout.strip() == "[]", found.stderr

@@ -7,7 +7,9 @@ purge's progress is read from the database (`testing.fences.eventually`).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from core.runtime.lifecycle import running
 from core.services import services_of
 from core.settings import Settings
 from storage import Store
+from storage.db import compact_file
 from storage.reports import PURGE_BATCH, SeedReport
 from testing.commune import SECTORS
 from testing.fences import eventually
@@ -139,3 +142,33 @@ async def test_the_purge_selection_uses_its_partial_index(store: Store) -> None:
     found = await plan(store, "SELECT id FROM audit_log WHERE at < ? ORDER BY at LIMIT ?",
                        (1.0, 500))
     assert "audit_by_at" in found and "TEMP B-TREE" not in found, found
+
+
+async def test_compacting_an_old_file_switches_it_to_incremental_vacuum(
+    tmp_path: Path,
+) -> None:
+    """A file made before incremental auto-vacuum (mode 0) shrinks with `vigie backup
+    --compact` (`compact_file`), then gives pages back after each purge (`reclaim`)."""
+    database = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        conn.execute("PRAGMA auto_vacuum = NONE")
+        conn.execute("PRAGMA journal_mode = WAL")  # writes the header: the mode is fixed
+    await seeded(database, expired=3000, fresh=0, retention_days=90)
+    store = Store(database)
+    await store.open()
+    assert await store.db.reclaim() == 0  # mode 0: nothing to give back without a VACUUM
+    await store.reports.purge_before(time.time())
+    await store.db.execute("DELETE FROM report_events")
+    await store.close()
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 0  # as an older Vigie's
+    before, after = compact_file(database)
+    assert after < before
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    await store.open()
+    await store.db.execute("DELETE FROM reports")
+    assert await store.db.reclaim() > 0
+    free = await store.db.fetch_one("PRAGMA freelist_count")
+    assert free is not None and free[0] == 0
+    await store.close()

@@ -237,6 +237,8 @@ class UpdateInbox:
                 log.exception("inbox.read_failed")
                 rows = []
             for row in rows:
+                if self._stopping:
+                    break  # the rest stays stored, handled at the next start
                 self._cursor = row.update_id
                 if row.update_id not in self._in_hand:
                     self._dispatch(row)

@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 
 from telegram import InputFile
 from telegram.constants import ChatAction
-from telegram.ext import Application, CallbackContext, CommandHandler
+from telegram.ext import CommandHandler
 
 from core import i18n, logs
 from core.commands import command
 from core.permissions import Action
-from core.services import services_of
+from core.services import VigieApp, VigieContext
 from core.settings import Settings
 from core.turn import Turn, guarded
 from handlers.dashboard.charts import printable
@@ -201,9 +201,9 @@ async def paperwork(turn: Turn) -> None:
     log.info("paperwork.sent", kinds=len(kinds))
 
 
-async def renewal_reminder(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def renewal_reminder(context: VigieContext) -> None:
     """Daily: from three months before the protocol's term, tell each official, once."""
-    svc = services_of(context.application)
+    svc = context.svc
     settings = svc.settings
     signed = settings.commune.protocol_signed_on
     if signed is None:
@@ -229,7 +229,7 @@ async def renewal_reminder(context: CallbackContext) -> None:  # type: ignore[ty
     await svc.outbox.send(*messages)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: VigieApp) -> None:
     app.add_handler(CommandHandler(command(Action.PAPERWORK).names, paperwork))
 
 

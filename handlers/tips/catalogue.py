@@ -84,7 +84,8 @@ def _tip(entry: dict[str, object]) -> Tip:
     if topic not in TOPICS or (campaign is not None and campaign not in CAMPAIGNS):
         raise TipsError(f"tip {entry.get('id')!r}: unknown topic or campaign")
     texts = {lang: str(entry[lang]).strip() for lang in ("fr", "en", "nl") if entry.get(lang)}
-    countries = frozenset(str(c) for c in entry.get("countries", ["FR"]))  # type: ignore[attr-defined]
+    listed = entry.get("countries", ["FR"])
+    countries = frozenset(str(c) for c in (listed if isinstance(listed, list) else [listed]))
     needed = {"fr", "en", "nl"} if "BE" in countries else {"fr", "en"}
     if (not needed <= set(texts) or not countries <= COUNTRIES
             or any(len(t) > TEXT_MAX for t in texts.values())):
