@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 from bench.retention import SECTORS, holder, seed
 from core import logs
 from core.runtime.application import build_application
-from core.runtime.lifecycle import running, services_of
+from core.runtime.lifecycle import running
+from core.services import services_of
 from emulator import Limits, TelegramEmulator
 from handlers.dashboard import stats
 from testing.local import local_settings
@@ -54,7 +55,7 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def run(reports: int) -> tuple[float, list[Step]]:
+async def run(reports: int) -> tuple[float, float, list[Step]]:
     logs.configure("WARNING", "console", ())
     with TelegramEmulator(limits=Limits(scale=SCALE)) as emu, \
             tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from core import i18n, logs
 from core.runtime.application import build_application
-from core.runtime.lifecycle import PURGE_GUARD, running, services_of
+from core.runtime.lifecycle import PURGE_GUARD, running
+from core.services import services_of
 from emulator import Limits, TelegramEmulator
 from storage import Store
 from storage.reports import SeedReport

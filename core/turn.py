@@ -111,12 +111,6 @@ class Turn:
     def message(self) -> Message | None:
         return self.update.effective_message
 
-    @property
-    def data(self) -> list[str]:
-        """The parts of a button's callback data (`join:ok:12` → ["join", "ok", "12"])."""
-        query = self.update.callback_query
-        return (query.data or "").split(":") if query else []
-
     def button(self, kind: type[B]) -> B:
         """The pressed button, read back as `kind` (its handler's `kind.pattern()` matched,
         so only data forged past the pattern raises `ButtonError`)."""

@@ -28,8 +28,10 @@ class Privacy:
     async def export(self, user_id: int) -> dict[str, Any]:
         db = self.db
         person = await db.fetch_one(
-            "SELECT p.user_id, p.language, s.name AS sector, p.street, p.status, p.created_at"
-            " FROM people p LEFT JOIN sectors s ON s.id = p.sector_id WHERE p.user_id = ?",
+            "SELECT p.user_id, p.language, s.name AS sector, p.street, p.status, p.created_at,"
+            " p.enrolled_at, x.name AS excluded_from"
+            " FROM people p LEFT JOIN sectors s ON s.id = p.sector_id"
+            " LEFT JOIN sectors x ON x.id = p.excluded_from WHERE p.user_id = ?",
             (user_id,))
         return {
             "person": dict(person) if person else None,

@@ -7,28 +7,37 @@ a reporter id, a description, a place or a photo.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from storage.db import Database
-from storage.statuses import PersonStatus
+from storage.statuses import PersonStatus, ReportStatus
 
 Scope = frozenset[int] | None
 # The longest time slice one figures query reads: a month of a busy commune's reports
 # (about 28,000 at a million over three years) keeps each hold of the store's lock short.
 CHUNK_SECONDS = 31 * 86400.0
+# The export reads whole rows: a week per read (a month held the lock 208 ms at 1,000,000).
+EXPORT_CHUNK_SECONDS = 7 * 86400.0
 # The hot queries, read from the covering index `reports_by_created` alone (their plans are
 # checked in tests/test_dashboard.py); {where} is the scope's `AND sector_id IN (…)`.
 # "+": the scope filters the index's entries; without it the planner prefers the sector
 # index (an equality) and reads three years of the sector, then sorts.
 SCOPE_COLUMN = "+sector_id"
-TALLY_SQL = ("SELECT sector_id, category, status, COUNT(*), COUNT(relayed_at),"
-             " COUNT(relayed_at) FILTER (WHERE untriaged = 1)"
-             " FROM reports WHERE created_at >= ? AND created_at < ?{where}"
-             " GROUP BY sector_id, category, status")
-DELAYS_SQL = ("SELECT MAX(0.0, answered_at - relayed_at) FROM reports"
+STATUS_SQL = ("SELECT COUNT(*), COUNT(relayed_at), COUNT(relayed_at) FILTER"
+              " (WHERE untriaged = 1)" + "".join(
+                  ", COUNT(*) FILTER (WHERE status = ?)" for _ in ReportStatus)
+              + " FROM reports WHERE created_at >= ? AND created_at < ?{where}")
+CELLS_SQL = ("SELECT cell.value ->> 0, cell.value ->> 1, (SELECT COUNT(*) FROM reports r"
+             "  WHERE r.sector_id = cell.value ->> 0 AND r.category = cell.value ->> 1"
+             "  AND r.created_at >= ? AND r.created_at < ?) FROM json_each(?) AS cell")
+GROUPED_SQL = ("SELECT sector_id, category, COUNT(*) FROM reports"
+               " WHERE created_at >= ? AND created_at < ?{where} GROUP BY sector_id, category")
+# One JSON array per slice: one value crosses the thread, not one Row per report.
+DELAYS_SQL = ("SELECT json_group_array(MAX(0.0, answered_at - relayed_at)) FROM reports"
               " WHERE created_at >= ? AND created_at < ?{where}"
               " AND relayed_at IS NOT NULL AND answered_at IS NOT NULL")
 ROWS_SQL = ("SELECT id, created_at, sector_id, category, occurred, status, untriaged,"
@@ -65,11 +74,12 @@ class ReportTally:
     answer_delays: list[float] = field(default_factory=list)  # relay → the liaison's answer
 
 
-def _slices(start: float, end: float) -> Iterator[tuple[float, float]]:
-    """[start, end) cut into consecutive slices of at most CHUNK_SECONDS."""
+def _slices(start: float, end: float, span: float = CHUNK_SECONDS
+            ) -> Iterator[tuple[float, float]]:
+    """[start, end) cut into consecutive slices of at most `span` seconds."""
     low = start
     while low < end:
-        high = min(end, low + CHUNK_SECONDS)
+        high = min(end, low + span)
         yield low, high
         low = high
 
@@ -91,30 +101,58 @@ class Stats:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def tally(self, start: float, end: float, scope: Scope) -> ReportTally:
-        """The counts of /stats and the annual report, grouped in SQL over the covering
-        index `reports_by_created`, one time slice (CHUNK_DAYS) per query so that no query
-        holds the store's lock long, whatever the period."""
+    async def tally(self, start: float, end: float, scope: Scope,
+                    categories: Sequence[str] = ()) -> ReportTally:
+        """The counts of /stats and the annual report, in SQL, one time slice (CHUNK_SECONDS)
+        per query so that no query holds the store's lock long, whatever the period.
+
+        No query sorts: statuses, relays and the total are sums over one range of the
+        covering index `reports_by_created`; sectors × `categories` are counted by seeks
+        of `reports_by_sector`; a slice whose reports these miss (no sector any more, a
+        category no longer offered) is grouped the plain way (GROUP BY), rarely."""
         where, ids = _within(SCOPE_COLUMN, scope)
+        sector_ids = [row[0] for row in await self.db.fetch_all(
+            "SELECT id FROM sectors" + (f" WHERE id IN ({', '.join('?' * len(ids))})"
+                                        if scope is not None else ""), ids)]
+        pairs = json.dumps([[sector, category] for sector in sector_ids
+                            for category in categories])
         tally = ReportTally()
         for low, high in _slices(start, end):
-            rows = await self.db.fetch_all(TALLY_SQL.format(where=where), (low, high, *ids))
-            for sector_id, category, status, count, relayed, untriaged in rows:
-                tally.by_sector[sector_id] += count
-                tally.by_category[category] += count
-                tally.by_status[status] += count
-                tally.relayed += relayed
-                tally.untriaged += untriaged
-            delays = await self.db.fetch_all(DELAYS_SQL.format(where=where), (low, high, *ids))
-            tally.answer_delays += [row[0] for row in delays]
+            await self._count_slice(tally, low, high, where, ids, pairs if categories else None)
+        for counts in (tally.by_sector, tally.by_category):
+            for key in [key for key, count in counts.items() if not count]:
+                del counts[key]
         return tally
+
+    async def _count_slice(self, tally: ReportTally, low: float, high: float, where: str,
+                           ids: tuple[int, ...], pairs: str | None) -> None:
+        statuses = tuple(ReportStatus)
+        row = await self.db.fetch_one(STATUS_SQL.format(where=where),
+                                      (*statuses, low, high, *ids))
+        if row is None or not row[0]:
+            return
+        total, relayed, untriaged, *by_status = row
+        tally.relayed += relayed
+        tally.untriaged += untriaged
+        for status, count in zip(statuses, by_status, strict=True):
+            if count:
+                tally.by_status[status] += count
+        cells = await self.db.fetch_all(CELLS_SQL, (low, high, pairs)) if pairs else []
+        if sum(cell[2] for cell in cells) != total:  # reports no seek found: group them
+            cells = await self.db.fetch_all(GROUPED_SQL.format(where=where), (low, high, *ids))
+        for sector_id, category, count in cells:
+            tally.by_sector[sector_id] += count
+            tally.by_category[category] += count
+        delays = await self.db.fetch_one(DELAYS_SQL.format(where=where), (low, high, *ids))
+        if delays is not None:
+            tally.answer_delays += json.loads(delays[0])
 
     async def report_rows(self, start: float, end: float, scope: Scope
                           ) -> AsyncIterator[list[ReportFacts]]:
         """The export's rows in date order, one time slice at a time (never the whole
         period in memory), read from the covering index alone."""
         where, ids = _within(SCOPE_COLUMN, scope)
-        for low, high in _slices(start, end):
+        for low, high in _slices(start, end, EXPORT_CHUNK_SECONDS):
             rows = await self.db.fetch_all(ROWS_SQL.format(where=where), (low, high, *ids))
             if rows:
                 yield [ReportFacts(row[0], row[1], row[2], row[3], row[4], row[5],

@@ -440,27 +440,38 @@ def test_the_pdf_survives_any_sector_name() -> None:
 
 # --- figures in SQL, and the chart and PDF libraries loaded only when needed -------------
 
-async def test_figure_queries_read_one_covering_index_and_never_sort_a_period(
-    vigie: VigieApp,
-) -> None:
+async def test_figure_queries_read_indexes_and_never_sort(vigie: VigieApp) -> None:
     """The plans of /stats' and the export's queries, for the commune and for a scope: a
-    range of `reports_by_created`, never a scan of reports nor a sort of the rows. The only
-    temporary B-tree is GROUP BY's, over one slice (CHUNK_SECONDS) of a few thousand rows."""
-    from storage.stats import DELAYS_SQL, ROWS_SQL, SCOPE_COLUMN, TALLY_SQL, _within
+    range of `reports_by_created` or seeks of `reports_by_sector`, never a scan of reports
+    nor a temporary B-tree (the rare GROUP BY fallback, for reports no seek finds, aside)."""
+    import json
+
+    from storage.stats import (
+        CELLS_SQL,
+        DELAYS_SQL,
+        ROWS_SQL,
+        SCOPE_COLUMN,
+        STATUS_SQL,
+        _within,
+    )
 
     db = services_of(vigie).store.db
+    statuses = tuple(ReportStatus)
     for scope in (None, frozenset({1, 2})):
         where, ids = _within(SCOPE_COLUMN, scope)
-        for sql in (TALLY_SQL, DELAYS_SQL, ROWS_SQL):
-            rows = await db.fetch_all(f"EXPLAIN QUERY PLAN {sql.format(where=where)}",
-                                      (0.0, 1.0, *ids))
+        for sql, params in ((STATUS_SQL, (*statuses, 0.0, 1.0, *ids)),
+                            (DELAYS_SQL, (0.0, 1.0, *ids)), (ROWS_SQL, (0.0, 1.0, *ids))):
+            rows = await db.fetch_all(f"EXPLAIN QUERY PLAN {sql.format(where=where)}", params)
             plan = [str(row[3]) for row in rows]
-            assert plan[0].startswith("SEARCH reports USING COVERING INDEX reports_by_created"
-                                      " (created_at>? AND created_at<?)"), plan
-            assert not any(step.startswith("SCAN") for step in plan), plan
-            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
-            assert plan[1:] in ([], ["USE TEMP B-TREE FOR GROUP BY"]), plan
-            assert sql is TALLY_SQL or plan[1:] == [], plan
+            assert plan == ["SEARCH reports USING COVERING INDEX reports_by_created"
+                            " (created_at>? AND created_at<?)"], plan
+    rows = await db.fetch_all(f"EXPLAIN QUERY PLAN {CELLS_SQL}",
+                              (0.0, 1.0, json.dumps([[1, "vehicle"]])))
+    plan = [str(row[3]) for row in rows]
+    assert "SEARCH r USING COVERING INDEX reports_by_sector (sector_id=? AND category=?" \
+           " AND created_at>? AND created_at<?)" in plan, plan
+    assert not any("TEMP B-TREE" in step or step.startswith("SCAN reports")
+                   for step in plan), plan
 
 
 async def test_relay_and_answer_times_follow_the_events(vigie: VigieApp, commune: Commune

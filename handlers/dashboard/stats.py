@@ -20,6 +20,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from handlers.dashboard.charts import printable
+from handlers.reports.domain import CATEGORIES
 from storage import Store
 from storage.stats import ReportFacts, Scope
 from storage.statuses import BroadcastKind
@@ -160,7 +161,8 @@ async def compute(store: Store, period: Period, zone: ZoneInfo, scope: Scope,
     """Everything /stats and the annual report show, for a period and a set of sectors
     (None: the whole commune)."""
     start, end = period.bounds(zone)
-    tally = await store.stats.tally(start, end, scope)  # grouped in SQL, slice by slice
+    # Counted in SQL, slice by slice; the offered categories let it seek, not sort.
+    tally = await store.stats.tally(start, end, scope, CATEGORIES)
     names = await store.stats.sector_names()
     active = await store.stats.active_sectors(scope)
     accepted, enrolled = await store.stats.charter_acceptance(charter_version, scope)
