@@ -559,6 +559,14 @@ class Rights:
                    | {f"refapp:{r['id']}" for r in applications if r["user_id"] in senders}
                    | {f"moderation:{r['id']}" for r in removals if r["author_id"] in senders}
                    | {f"user:{sender}" for sender in senders})
+        # A removal erased with its author's data in the same batch (its outbox notice may
+        # still fail afterwards and be noted): theirs, then erased, as for reports.
+        known = {r["id"] for r in removals}
+        seen = {row["subject"] for row in after.get("audit_log", [])}
+        refs_ok |= {subject for subject in seen if isinstance(subject, str)
+                    and subject.startswith("moderation:")
+                    and subject.partition(":")[2].isdigit()
+                    and int(subject.partition(":")[2]) not in known}
         return cls(senders, reports_ok, refs_ok)
 
     def about_them(self, row: dict[str, Any]) -> bool:

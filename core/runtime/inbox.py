@@ -32,11 +32,10 @@ import contextlib
 import random
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter
-from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
 from core import logs
@@ -44,6 +43,9 @@ from core.runtime.persistence import SqlitePersistence
 from storage import Store
 from storage.conversations import Write
 from storage.inbox import KEEP_DONE_SECONDS, InboxRow, Incoming
+
+if TYPE_CHECKING:
+    from core.services import VigieApp
 
 log = logs.get("inbox")
 
@@ -64,7 +66,7 @@ CONFLICT = ("Telegram answered 409 Conflict: another program is using this bot t
 INVALID_TOKEN = "Telegram refused the bot token (401/404): check VIGIE_TELEGRAM__TOKEN."
 
 
-def inbox_of(app: Application) -> UpdateInbox:  # type: ignore[type-arg]
+def inbox_of(app: VigieApp) -> UpdateInbox:
     inbox = app.bot_data[INBOX_KEY]
     assert isinstance(inbox, UpdateInbox)
     return inbox
@@ -76,7 +78,7 @@ def _quiet(future: asyncio.Future[None]) -> None:
 
 
 class UpdateInbox:
-    def __init__(self, app: Application, store: Store,  # type: ignore[type-arg]
+    def __init__(self, app: VigieApp, store: Store,
                  persistence: SqlitePersistence | None) -> None:
         self.app = app
         self.store = store

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from telegram import Bot
 from telegram.error import InvalidToken, RetryAfter, TelegramError
-from telegram.ext import Application, CallbackContext
 
 from core import i18n, logs, menus
 from core.runtime import check
@@ -28,7 +27,7 @@ from core.runtime.inbox import INBOX_KEY, INVALID_TOKEN, UpdateInbox, inbox_of
 from core.runtime.outbox import html_message
 from core.runtime.persistence import SqlitePersistence, conversation_timeouts
 from core.runtime.webhook import WebhookReceiver
-from core.services import Services, services_of
+from core.services import Services, VigieApp, VigieContext, services_of
 from core.settings import Settings
 from storage.db import StorageError
 from storage.statuses import Purpose
@@ -61,7 +60,7 @@ ALREADY_RUNNING = ("Another Vigie is already running with the database {database
                    "first (or give this one its own storage.database).")
 
 
-async def purge(context: CallbackContext) -> None:  # type: ignore[type-arg]
+async def purge(context: VigieContext) -> None:
     """The retention job (at start, then every PURGE_EVERY): see `purge_store`. A run that
     finds the previous one still going (a long catch-up) leaves it to finish."""
     app = context.application
@@ -124,7 +123,7 @@ async def connect(bot: Bot, time_scale: float = 1.0) -> None:
         await asyncio.sleep(delay)
 
 
-async def startup(app: Application) -> None:  # type: ignore[type-arg]
+async def startup(app: VigieApp) -> None:
     svc = services_of(app)
     await svc.store.open()
     await check_if_unclean(svc)
@@ -155,7 +154,7 @@ async def check_if_unclean(svc: Services) -> None:
     await svc.store.db.set_meta(CLEAN_STOP_KEY, "0")
 
 
-def ready(app: Application) -> asyncio.Task[None]:  # type: ignore[type-arg]
+def ready(app: VigieApp) -> asyncio.Task[None]:
     """Updates are being received: say so (with the memory in use), and set the command
     menus in the background, off the path of the first updates."""
     svc = services_of(app)
@@ -184,7 +183,7 @@ def rss_mb() -> float | None:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
+async def shutdown(app: VigieApp) -> None:
     svc = services_of(app)
     await svc.outbox.stop()
     await svc.outbox.bot.shutdown()
@@ -196,8 +195,8 @@ async def shutdown(app: Application) -> None:  # type: ignore[type-arg]
 
 @asynccontextmanager
 async def running(
-    app: Application, poll_timeout: float = 1.0  # type: ignore[type-arg]
-) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    app: VigieApp, poll_timeout: float = 1.0
+) -> AsyncIterator[VigieApp]:
     """Run the bot inside an existing event loop (`serve`, tests, demo, benchmarks).
 
     Updates come through the inbox (core/inbox.py): polled, or received by the webhook per
@@ -261,7 +260,7 @@ async def listen(receiver: WebhookReceiver, bot: Bot) -> None:
                            f"{error.message} (telegram.webhook.public_url)") from None
 
 
-async def _abandon(app: Application, inbox: UpdateInbox,  # type: ignore[type-arg]
+async def _abandon(app: VigieApp, inbox: UpdateInbox,
                    receiver: WebhookReceiver | None) -> None:
     steps = [inbox.stop(), app.stop(), app.shutdown(), shutdown(app)]
     if receiver is not None:
@@ -291,7 +290,7 @@ def sole_user(database: Path) -> Iterator[bool]:
         yield True
 
 
-async def serve(app: Application,  # type: ignore[type-arg]
+async def serve(app: VigieApp,
                 poll_timeout: float = LONG_POLL_SECONDS) -> None:
     """Run until SIGTERM or SIGINT (a clean stop), or raise StartFailure when the bot
     cannot start or go on: another Vigie uses this database, Telegram answers 409
@@ -306,7 +305,7 @@ async def serve(app: Application,  # type: ignore[type-arg]
         raise StartFailure(code, failure)
 
 
-async def _serve(app: Application,  # type: ignore[type-arg]
+async def _serve(app: VigieApp,
                  poll_timeout: float) -> str | None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
