@@ -47,7 +47,10 @@ class AnnualReport:
     generated: date
 
 
-class _Document(FPDF):
+class A4Document(FPDF):
+    """The page every Vigie PDF uses: A4, DejaVu (French typography), the same margins,
+    and a footer text in which {page} is the page number."""
+
     def __init__(self, footer: str) -> None:
         super().__init__(format="A4")
         self.footer_text = footer
@@ -56,6 +59,8 @@ class _Document(FPDF):
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(20, 18, 20)
 
+
+class _Document(A4Document):
     def footer(self) -> None:
         self.set_y(-13)
         self.set_font(FAMILY, "", 8)

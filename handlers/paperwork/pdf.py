@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from handlers.dashboard.charts import FONT, FONT_BOLD, printable
+from handlers.dashboard.annual_report import A4Document
+from handlers.dashboard.charts import printable
 from handlers.paperwork import FAMILY
 
 
-class Document(FPDF):
+class Document(A4Document):
     def __init__(self, footer: str) -> None:
-        super().__init__(format="A4")
-        self.footer_text = footer
-        self.add_font(FAMILY, "", str(FONT))
-        self.add_font(FAMILY, "B", str(FONT_BOLD))
-        self.set_auto_page_break(auto=True, margin=18)
-        self.set_margins(20, 18, 20)
+        super().__init__(footer)
         self.alias_nb_pages("{pages}")
 
     def footer(self) -> None:
