@@ -412,7 +412,10 @@ def plate_in(text: str) -> str | None:
 
 
 def _terms(text: str) -> set[str]:
-    return {word for word in fold(text).split() if len(word) > 3}
+    # Not `fold`: its leet and repeated-letter folding is for insults. Here digits and
+    # doubled letters tell events apart ("n°1" is not "n°11", a plate is not another).
+    plain = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
+    return {word for word in re.findall(r"\w+", plain) if len(word) > 3}
 
 
 def similar(a: str, b: str, threshold: float = 0.4) -> bool:

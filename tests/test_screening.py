@@ -137,3 +137,13 @@ def test_the_screen_command_writes_one_json_line_per_message(
     assert lines == [{"findings": ["plate"], "plate": "AB123CD"},
                      {"findings": [], "plate": None},
                      {"findings": ["insult"], "plate": None}]
+
+
+def test_similar_reports_keep_their_numbers_apart() -> None:
+    # Grouping "the same event told twice" must not fold digits the way insults are
+    # folded: report texts that differ by a number are different events.
+    from core.screening import similar
+
+    assert not similar("fait1x0 fait1x1 fait1x2", "fait11x0 fait11x1 fait11x2")
+    assert similar("Camionnette blanche garée devant l'école",
+                   "camionnette BLANCHE devant l'ecole, garée")
