@@ -33,7 +33,7 @@ async def enrol_directly(settings: Settings, sector: str, people: Iterable[Perso
     store = Store(settings.storage.database)
     await store.open()
     try:
-        await store.sectors.sync([sector])
+        await store.sectors.apply_config([(sector, None)])
         found = await store.sectors.by_name(sector)
         assert found is not None
         version = await Charter(settings=settings).sync(store)

@@ -103,7 +103,7 @@ async def seed(database: Path, reports: int) -> None:
     store = Store(database)
     await store.open()
     try:
-        await store.sectors.sync(SECTORS)
+        await store.sectors.apply_config((name, None) for name in SECTORS)
         sector_ids = [sector.id for sector in await store.sectors.active()]
         now, span = time.time(), YEARS * 365 * DAY
         for first in range(0, reports, SEED_CHUNK):

@@ -22,23 +22,38 @@ class GeoError(Exception):
 def load_polygons(path: Path) -> list[Polygon]:
     """Polygons of a GeoJSON file: a geometry, a Feature or a FeatureCollection."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return parse_polygons(path.read_text(encoding="utf-8"))
+    except OSError as exc:
         raise GeoError(f"{path}: {exc}") from None
+    except GeoError as error:
+        raise GeoError(f"{path}: {error}") from None
+
+
+def parse_polygons(text: str) -> list[Polygon]:
+    """Polygons of a GeoJSON text: a geometry, a Feature or a FeatureCollection."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise GeoError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise GeoError("not a GeoJSON object")
     geometries = []
     for item in data.get("features", [data]):
-        geometries.append(item.get("geometry", item))
+        geometries.append(item.get("geometry", item) if isinstance(item, dict) else {})
     polygons: list[Polygon] = []
     for geometry in geometries:
-        kind, coordinates = geometry.get("type"), geometry.get("coordinates")
-        if kind == "Polygon":
-            polygons.append(_polygon(coordinates))
-        elif kind == "MultiPolygon":
-            polygons.extend(_polygon(part) for part in coordinates)
-        else:
-            raise GeoError(f"{path}: expected Polygon or MultiPolygon, found {kind!r}")
+        kind, coordinates = geometry.get("type"), geometry.get("coordinates") or []
+        try:
+            if kind == "Polygon":
+                polygons.append(_polygon(coordinates))
+            elif kind == "MultiPolygon":
+                polygons.extend(_polygon(part) for part in coordinates)
+            else:
+                raise GeoError(f"expected Polygon or MultiPolygon, found {kind!r}")
+        except (TypeError, ValueError, IndexError):
+            raise GeoError(f"{kind}: malformed coordinates") from None
     if not polygons:
-        raise GeoError(f"{path}: no polygon")
+        raise GeoError("no polygon")
     return polygons
 
 

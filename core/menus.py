@@ -63,7 +63,7 @@ async def publish(svc: Services, bot: Bot) -> None:
     await _set(bot, RESIDENT, (PRIVATE,), BotCommandScopeAllPrivateChats(), default)
     await _set(bot, RESIDENT, GROUP_PLACES, BotCommandScopeAllGroupChats(), default)
     await _set(bot, STAFF, GROUP_PLACES, BotCommandScopeAllChatAdministrators(), default)
-    roles = svc.settings.roles
+    roles = svc.roles
     people = {*roles.officials, *roles.admins, *await svc.store.referents.all_referents()}
     if roles.liaison_chat_id is not None and roles.liaison_chat_id > 0:
         people.add(roles.liaison_chat_id)

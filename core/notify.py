@@ -62,6 +62,6 @@ async def notify(svc: Services, user_id: int, key: str, purpose: Purpose, *,
 
 async def notify_staff(svc: Services, key: str, purpose: Purpose, **values: object) -> None:
     """The same notice to every official and administrator, once each."""
-    roles = svc.settings.roles
+    roles = svc.roles
     for user_id in dict.fromkeys([*roles.officials, *roles.admins]):
         await notify(svc, user_id, key, purpose, language=None, **values)

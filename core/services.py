@@ -9,11 +9,13 @@ from typing import Any, TypeAlias
 from telegram import Bot
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
+from core import geo
 from core.charter import Charter
 from core.geo import Polygon
 from core.runtime.outbox import OutboxWorker
 from core.settings import Settings
 from storage import Store
+from storage.staff import Roles
 
 KEY = "vigie"
 # People waiting for the background getChatMember (handlers/liaison.py), at most this many.
@@ -26,11 +28,30 @@ class Services:
     store: Store
     outbox: OutboxWorker
     charter: Charter
-    # Sector name (casefolded) → its GeoJSON polygons, for sectors that have a file.
-    sector_polygons: dict[str, list[Polygon]] = field(default_factory=dict)
+    # The staff and the liaison chat as the database has them (storage/staff.py): seeded
+    # from config.toml on the first start, changed in the bot since. Read this, never
+    # `settings.roles`, which is only the seed.
+    roles: Roles = field(default_factory=Roles)
+    # Active sector id → its polygons, for sectors that have an area.
+    sector_polygons: dict[int, list[Polygon]] = field(default_factory=dict)
     # People the liaison group's membership is not known for, to ask Telegram about in the
     # background (handlers/liaison.LiaisonCheck), the latest asker first (at the end).
     liaison_pending: OrderedDict[int, None] = field(default_factory=OrderedDict)
+
+    async def reload_roles(self) -> None:
+        """Read the staff again after a change: applied from the next update on."""
+        self.roles = await self.store.staff.load()
+
+    async def reload_areas(self) -> None:
+        """Read the sectors' areas again after a change (an area kept in the database has
+        been checked when it was stored; one that no longer parses is left out)."""
+        polygons: dict[int, list[Polygon]] = {}
+        for sector_id, area in (await self.store.sectors.areas()).items():
+            try:
+                polygons[sector_id] = geo.parse_polygons(area)
+            except geo.GeoError:
+                continue
+        self.sector_polygons = polygons
 
     async def is_liaison(self, bot: Bot, user_id: int, chat_id: int | None) -> bool:
         """The liaison is a user id, or every member of the gendarmerie's liaison group.
@@ -39,7 +60,7 @@ class Services:
         handlers/liaison.py), never from Telegram in the update's path: acting inside the
         group makes one a member; a person never seen is not one until the background
         check says so. `bot` is kept for the callers' sake and not used."""
-        liaison = self.settings.roles.liaison_chat_id
+        liaison = self.roles.liaison_chat_id
         if liaison is None:
             return False
         if liaison > 0 or chat_id == liaison:

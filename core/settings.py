@@ -155,6 +155,10 @@ class SectorSettings(Section):
     name: str = Field(min_length=1, max_length=64)
     geojson: Path | None = None
 
+    def area(self) -> str | None:
+        """The GeoJSON text of the sector's area file (checked at start), if it has one."""
+        return None if self.geojson is None else self.geojson.read_text(encoding="utf-8")
+
 
 class RolesSettings(Section):
     officials: list[int] = []

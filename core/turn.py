@@ -42,7 +42,7 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 async def actor_of(svc: Services, bot: Bot, user_id: int, chat_id: int | None = None
                    ) -> tuple[Actor, Person | None]:
     """A person as our own records (and the configuration) know them."""
-    store, roles = svc.store, svc.settings.roles
+    store, roles = svc.store, svc.roles
     person = await store.people.get(user_id)
     accepted = await store.charter.latest_version(user_id) if person else None
     actor = Actor(
@@ -71,7 +71,7 @@ async def resolve_actor(svc: Services, context: VigieContext, user: User, chat: 
 async def resolve_place(svc: Services, chat: Chat) -> Place:
     if chat.type == Chat.PRIVATE:
         return Place(chat.id, ChatKind.PRIVATE)
-    if chat.id == svc.settings.roles.liaison_chat_id:
+    if chat.id == svc.roles.liaison_chat_id:
         return Place(chat.id, ChatKind.LIAISON_CHAT)
     sector = await svc.store.sectors.by_chat(chat.id)
     if sector is not None:

@@ -49,7 +49,7 @@ def belongs(member: ChatMember) -> bool:
 
 async def record_membership(update: Update, context: VigieContext) -> None:
     svc = context.svc
-    liaison = svc.settings.roles.liaison_chat_id
+    liaison = svc.roles.liaison_chat_id
     chat = update.effective_chat
     if liaison is None or liaison > 0 or chat is None or chat.id != liaison:
         return
@@ -101,7 +101,7 @@ class LiaisonCheck:
 
     async def __call__(self, context: object) -> None:
         svc = self.svc
-        liaison = svc.settings.roles.liaison_chat_id
+        liaison = svc.roles.liaison_chat_id
         if liaison is None or liaison > 0:
             svc.liaison_pending.clear()
             return

@@ -23,6 +23,7 @@ from storage.privacy import Privacy
 from storage.referents import ReferentRole, Referents
 from storage.reports import NewReport, Report, Reports
 from storage.sectors import Sector, Sectors
+from storage.staff import Roles, Staff
 from storage.stats import Stats
 from storage.tips import TipOverride, Tips
 
@@ -38,6 +39,7 @@ __all__ = [
     "ReferentApplication",
     "ReferentRole",
     "Report",
+    "Roles",
     "Sector",
     "StorageError",
     "Store",
@@ -68,6 +70,7 @@ class Store:
         self.tips = Tips(self.db)
         self.liaison = LiaisonMembers(self.db)
         self.desk = Desk(self.db)
+        self.staff = Staff(self.db)
 
     async def open(self) -> None:
         await self.db.open()

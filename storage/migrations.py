@@ -382,4 +382,28 @@ MIGRATIONS: list[str] = [
         ON DELETE SET NULL;
     UPDATE people SET enrolled_at = updated_at WHERE status = 'enrolled';
     """,
+    # Live administration (issue 15): the staff and the liaison chat live in the database,
+    # seeded from config.toml on the first start and changed in the bot afterwards; each
+    # sector's area (a GeoJSON geometry) and its streets, for enrolment by place or street.
+    # `key` is the street's name folded for matching (accents, case, "av." → "avenue").
+    """
+    CREATE TABLE staff (
+        user_id      INTEGER NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('official', 'admin')),
+        appointed_by INTEGER,
+        appointed_at REAL NOT NULL,
+        PRIMARY KEY (user_id, role)
+    );
+    CREATE TABLE commune_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT
+    );
+    ALTER TABLE sectors ADD COLUMN area TEXT;
+    CREATE TABLE sector_streets (
+        sector_id INTEGER NOT NULL REFERENCES sectors(id) ON DELETE CASCADE,
+        street    TEXT NOT NULL,
+        key       TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX sector_streets_by_sector ON sector_streets(sector_id);
+    """,
 ]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from storage.db import Database
+
+CONFIG_SEEN = "config.sectors"  # the sectors config.toml listed at the previous start
+
+
+def _digest(area: str | None) -> str | None:
+    return None if area is None else hashlib.sha256(area.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -35,20 +43,43 @@ class Sectors:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def sync(self, names: Iterable[str]) -> None:
-        """Make the table match the configuration: new names added, removed ones deactivated.
-
-        A sector is never deleted, so reports and referents keep pointing at it.
-        """
-        wanted = [name.strip() for name in names]
+    async def apply_config(self, sectors: Iterable[tuple[str, str | None]]) -> None:
+        """Apply what config.toml changed since the previous start (everything on the
+        first start): a sector added there is added (or comes back), one removed there is
+        retired, a changed area file replaces the area. Sectors added, renamed or retired
+        in the bot are left as the bot has them. A sector is never deleted, so reports and
+        referents keep pointing at it."""
+        wanted = {name.strip(): area for name, area in sectors}
+        digests = {name: _digest(area) for name, area in wanted.items()}
         async with self.db.transaction() as conn:
-            await conn.execute("UPDATE sectors SET active = 0")
-            for name in wanted:
+            cursor = await conn.execute(
+                "SELECT value FROM commune_state WHERE key = ?", (CONFIG_SEEN,))
+            row = await cursor.fetchone()
+            seen: dict[str, str | None] = json.loads(row[0]) if row is not None else {}
+            folded = {name.casefold() for name in wanted}
+            await conn.executemany(
+                "UPDATE sectors SET active = 0 WHERE name = ?",
+                [(name,) for name in seen if name.casefold() not in folded])
+            for name, area in wanted.items():
+                if name in seen and seen[name] == digests[name]:
+                    continue
                 await conn.execute(
-                    "INSERT INTO sectors (name) VALUES (?)"
-                    " ON CONFLICT (name) DO UPDATE SET active = 1, name = excluded.name",
-                    (name,),
-                )
+                    "INSERT INTO sectors (name, area) VALUES (?, ?) ON CONFLICT (name) DO"
+                    " UPDATE SET active = 1, area = COALESCE(excluded.area, sectors.area)",
+                    (name, area))
+            await conn.execute(
+                "INSERT INTO commune_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (CONFIG_SEEN, json.dumps(digests)))
+
+    async def areas(self) -> dict[int, str]:
+        """Active sectors' areas (GeoJSON text), by sector id."""
+        rows = await self.db.fetch_all(
+            "SELECT id, area FROM sectors WHERE active = 1 AND area IS NOT NULL")
+        return {sector_id: area for sector_id, area in rows}
+
+    async def set_area(self, sector_id: int, area: str | None) -> None:
+        await self.db.execute("UPDATE sectors SET area = ? WHERE id = ?", (area, sector_id))
 
     async def active(self) -> list[Sector]:
         rows = await self.db.fetch_all(

@@ -130,3 +130,10 @@ class LiaisonSource(StrEnum):
     CHAT_MEMBER = "chat_member"  # a chat_member update of the group (join, leave, ban)
     ACTED = "acted"  # the person acted inside the group
     CHECKED = "checked"  # the bot's own getChatMember, made in the background
+
+
+class StaffRole(StrEnum):
+    """A commune-wide role held by a person (sector referents live in `referents`)."""
+
+    OFFICIAL = "official"  # the elected official: approves referents, broadcasts, figures
+    ADMIN = "admin"  # the mairie's technical administrator

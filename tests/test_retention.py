@@ -35,7 +35,7 @@ async def seeded(database: Path, expired: int, fresh: int, retention_days: int) 
     store = Store(database)
     await store.open()
     try:
-        await store.sectors.sync(SECTORS)
+        await store.sectors.apply_config((name, None) for name in SECTORS)
         sector = await store.sectors.by_name(SECTORS[0])
         assert sector is not None
         now = time.time()

@@ -9,6 +9,7 @@ import pytest
 from storage import Message, StorageError, Store
 from storage.db import Database
 from storage.migrations import MIGRATIONS
+from storage.statuses import StaffRole
 
 
 async def schema(db: Database) -> list[tuple[str, str]]:
@@ -92,13 +93,29 @@ async def test_foreign_keys_are_enforced(store: Store) -> None:
         await store.referents.appoint(user_id=99, sector_id=12345, appointed_by=None)
 
 
-async def test_sectors_sync_keeps_removed_ones_inactive(store: Store) -> None:
-    await store.sectors.sync(["Nord", "Sud"])
+async def test_config_changes_to_sectors_apply_and_the_bot_s_own_stay(store: Store) -> None:
+    await store.sectors.apply_config([("Nord", None), ("Sud", None)])
     nord = await store.sectors.by_name("nord")
     assert nord is not None and nord.name == "Nord"
-    await store.sectors.sync(["Sud", "Est"])
-    assert [s.name for s in await store.sectors.active()] == ["Est", "Sud"]
+    await store.db.execute("INSERT INTO sectors (name) VALUES ('Ouest')")  # added in the bot
+    await store.sectors.apply_config([("Sud", None), ("Est", None)])
+    assert [s.name for s in await store.sectors.active()] == ["Est", "Ouest", "Sud"]
     assert (await store.sectors.get(nord.id)) is not None  # kept for history
+    await store.db.execute("UPDATE sectors SET active = 0 WHERE name = 'Sud'")  # retired in the bot
+    await store.sectors.apply_config([("Sud", None), ("Est", None)])  # the file did not change
+    assert [s.name for s in await store.sectors.active()] == ["Est", "Ouest"]
+
+
+async def test_config_changes_to_roles_apply_and_the_bot_s_own_stay(store: Store) -> None:
+    await store.staff.apply_config([1, 2], [9], None)
+    assert await store.staff.appoint(3, StaffRole.OFFICIAL, by=9)  # appointed in the bot
+    await store.staff.set_liaison(-500)  # set in the bot
+    await store.staff.apply_config([1, 2], [9], None)  # a restart, the file unchanged
+    roles = await store.staff.load()
+    assert (set(roles.officials), roles.admins, roles.liaison_chat_id) == ({1, 2, 3}, (9,), -500)
+    await store.staff.apply_config([2], [9], 77)  # the file now drops 1 and names a liaison
+    roles = await store.staff.load()
+    assert (set(roles.officials), roles.liaison_chat_id) == ({2, 3}, 77)
 
 
 async def test_outbox_dedupe_claim_and_requeue(store: Store) -> None:
@@ -136,7 +153,7 @@ async def test_settled_outbox_rows_are_forgotten_after_the_keep_period(store: St
 async def test_retention_erases_contents_and_reporter_but_keeps_counts(store: Store) -> None:
     from storage import NewReport
 
-    await store.sectors.sync(["Nord"])
+    await store.sectors.apply_config([("Nord", None)])
     nord = await store.sectors.by_name("Nord")
     assert nord is not None
     await store.people.ensure(7, "fr")
@@ -157,7 +174,7 @@ async def test_retention_erases_contents_and_reporter_but_keeps_counts(store: St
 
 
 async def test_chat_migration_moves_sector_and_queued_rows(store: Store) -> None:
-    await store.sectors.sync(["Nord"])
+    await store.sectors.apply_config([("Nord", None)])
     nord = await store.sectors.by_name("Nord")
     assert nord is not None
     await store.sectors.link(nord.id, -111, "https://t.me/+abc")

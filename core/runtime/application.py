@@ -14,7 +14,6 @@ from telegram.warnings import PTBUserWarning
 
 from core import i18n
 from core.charter import Charter
-from core.geo import sector_polygons
 from core.runtime import lifecycle
 from core.runtime.inbox import LANES
 from core.runtime.outbox import MAX_IN_FLIGHT, OutboxWorker
@@ -83,7 +82,6 @@ def build_application(settings: Settings, *, rate_limited: bool = True) -> Vigie
         store=store,
         outbox=OutboxWorker(store, outbox_bot, settings.outbox),
         charter=Charter(settings=settings),
-        sector_polygons=sector_polygons(settings.sectors),
     )
     app.bot_data[KEY] = svc
     for flow in FLOWS:
@@ -133,10 +131,9 @@ def background(app: VigieApp, svc: Services) -> None:
     # Three months before the protocol's three-year term, the officials are told once.
     jobs.run_repeating(paperwork.renewal_reminder, interval=86400, first=5,
                        name="protocol_renewal")
-    liaison_chat = svc.settings.roles.liaison_chat_id
-    if liaison_chat is not None and liaison_chat < 0:
-        # Who belongs to the liaison group, asked of Telegram off the path of any update,
-        # through the outbox's bot (no direct-reply limiter), 20 calls a minute at most.
-        every = liaison.LiaisonCheck.interval(svc.settings.outbox.time_scale)
-        jobs.run_repeating(liaison.LiaisonCheck(svc, svc.outbox.bot), interval=every,
-                           first=every, name="liaison_check")
+    # Who belongs to the liaison group, asked of Telegram off the path of any update,
+    # through the outbox's bot (no direct-reply limiter), 20 calls a minute at most. Armed
+    # always: the liaison chat can become a group while the bot runs.
+    every = liaison.LiaisonCheck.interval(svc.settings.outbox.time_scale)
+    jobs.run_repeating(liaison.LiaisonCheck(svc, svc.outbox.bot), interval=every,
+                       first=every, name="liaison_check")

@@ -123,12 +123,25 @@ async def connect(bot: Bot, time_scale: float = 1.0) -> None:
         await asyncio.sleep(delay)
 
 
+async def seed_commune(svc: Services) -> None:
+    """Apply what config.toml changed since the previous start to the sectors (with their
+    areas) and the roles, which otherwise live in the database and change in the bot;
+    then load both (storage/staff.py says which wins)."""
+    settings = svc.settings
+    await svc.store.sectors.apply_config(
+        (sector.name, sector.area()) for sector in settings.sectors)
+    roles = settings.roles
+    await svc.store.staff.apply_config(roles.officials, roles.admins, roles.liaison_chat_id)
+    await svc.reload_roles()
+    await svc.reload_areas()
+
+
 async def startup(app: VigieApp) -> None:
     svc = services_of(app)
     await svc.store.open()
     await check_if_unclean(svc)
     await svc.charter.sync(svc.store)  # the version people accept is the database's
-    await svc.store.sectors.sync(sector.name for sector in svc.settings.sectors)
+    await seed_commune(svc)
     await connect(svc.outbox.bot, svc.settings.outbox.time_scale)
     await svc.outbox.start()
     if app.job_queue is not None:
@@ -347,7 +360,7 @@ async def _tell_officials(svc: Services, checklist: check.Checklist) -> None:
         return
     text = checklist_text(svc.settings, checklist, svc.settings.commune.language)
     messages = [html_message(official, text, Purpose.CHECKLIST)
-                for official in svc.settings.roles.officials]
+                for official in svc.roles.officials]
     # Queued with the new digest in one transaction: told once per change, even A → B → A.
     async with svc.store.transaction():
         await svc.store.outbox.enqueue(messages)

@@ -96,7 +96,7 @@ async def unlink_sector(store: Store, actor_id: int | None, sector: Sector,
 async def deciders(svc: Services, sector_id: int) -> list[int]:
     """Who reviews a join request: the sector's referents, or the officials if it has none."""
     referents = await svc.store.referents.of_sector(sector_id)
-    return referents or list(svc.settings.roles.officials) or list(svc.settings.roles.admins)
+    return referents or list(svc.roles.officials) or list(svc.roles.admins)
 
 
 async def join_cards(svc: Services, request: JoinRequest, sector: Sector,
@@ -118,7 +118,7 @@ async def join_cards(svc: Services, request: JoinRequest, sector: Sector,
 
 def staff(svc: Services) -> list[int]:
     """Officials then administrators, once each: who decides referent applications."""
-    roles = svc.settings.roles
+    roles = svc.roles
     return list(dict.fromkeys([*roles.officials, *roles.admins]))
 
 

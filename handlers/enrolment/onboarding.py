@@ -118,7 +118,7 @@ async def locate(turn: Turn) -> int | None:
     location = turn.message.location if turn.message else None
     assert location is not None
     for sector in await turn.svc.store.sectors.active():
-        polygons = turn.svc.sector_polygons.get(sector.name.casefold())
+        polygons = turn.svc.sector_polygons.get(sector.id)
         if polygons and geo.contains(polygons, location.latitude, location.longitude):
             return await enrol_in(turn, sector, "enrolment.sector_found")
     sectors = await sector_keyboard(turn.svc, SectorPick)

@@ -120,7 +120,7 @@ async def deciders(svc: Services, sector_id: int, officials: bool = False) -> li
     """Who decides for a sector: its referents (the officials when it has none, or too
     when `officials`)."""
     referents = await svc.store.referents.of_sector(sector_id)
-    staff = list(svc.settings.roles.officials) if officials or not referents else []
+    staff = list(svc.roles.officials) if officials or not referents else []
     return list(dict.fromkeys([*referents, *staff]))
 
 

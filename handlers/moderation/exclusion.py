@@ -38,7 +38,7 @@ async def target_person(turn: Turn) -> Person | None:
 
 def is_protected(svc: Services, user_id: int) -> bool:
     """Officials and admins are named in the configuration: not excluded by a command."""
-    return user_id in (*svc.settings.roles.officials, *svc.settings.roles.admins)
+    return user_id in (*svc.roles.officials, *svc.roles.admins)
 
 
 async def exclude_person(svc: Services, bot: Bot, actor_id: int, person: Person,

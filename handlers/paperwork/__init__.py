@@ -88,12 +88,19 @@ def renewal_dates(signed_on: dt.date) -> tuple[dt.date, dt.date]:
 
 
 async def gather(store: Store, settings: Settings, charter_version: int) -> Facts:
+    """The facts the paperwork states, from the database: sectors and staff as the bot
+    has them, with the configuration's changes applied as a start would."""
     zone = ZoneInfo(settings.commune.timezone)
     members = await store.stats.members_by_sector(None)
     register = [(sector, dt.datetime.fromtimestamp(when, zone).date())
                 for sector, when in await store.referents.appointment_dates()]
-    staff = set(settings.roles.officials) | set(settings.roles.admins)
-    return Facts(dt.datetime.now(zone).date(), len(settings.sectors), sum(members.values()),
+    await store.staff.apply_config(settings.roles.officials, settings.roles.admins,
+                                   settings.roles.liaison_chat_id)
+    roles = await store.staff.load()
+    staff = set(roles.officials) | set(roles.admins)
+    await store.sectors.apply_config((sector.name, sector.area()) for sector in settings.sectors)
+    sectors = await store.sectors.active()
+    return Facts(dt.datetime.now(zone).date(), len(sectors), sum(members.values()),
                  len(register), len(staff), charter_version, register)
 
 
@@ -212,7 +219,7 @@ async def renewal_reminder(context: VigieContext) -> None:
     today = dt.datetime.now(ZoneInfo(settings.commune.timezone)).date()
     if not remind <= today <= renewal:
         return
-    officials = sorted(set(settings.roles.officials))
+    officials = sorted(set(svc.roles.officials))
     if not officials:
         return
     people = {official: await svc.store.people.get(official) for official in officials}

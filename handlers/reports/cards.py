@@ -101,14 +101,14 @@ def triage_buttons(report: Report, language: str) -> Buttons:
 
 async def recipients(svc: Services) -> list[int]:
     """The gendarmerie liaison chat, then each official: who receives relayed reports."""
-    roles = svc.settings.roles
+    roles = svc.roles
     chats = [roles.liaison_chat_id] if roles.liaison_chat_id is not None else []
     return list(dict.fromkeys([*chats, *roles.officials]))
 
 
 async def _card_language(svc: Services, chat_id: int) -> tuple[bool, str]:
     """Whether `chat_id` is the liaison's, and the language its card is written in."""
-    is_liaison = chat_id == svc.settings.roles.liaison_chat_id
+    is_liaison = chat_id == svc.roles.liaison_chat_id
     if is_liaison:
         return True, svc.settings.commune.language
     return False, await language_of(svc, chat_id)

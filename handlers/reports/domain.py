@@ -54,7 +54,7 @@ async def sent_last_hour(svc: Services, reporter_id: int) -> int:
 
 def held(svc: Services) -> bool:
     """No liaison is configured: relayed reports wait for one (issue 12)."""
-    return svc.settings.roles.liaison_chat_id is None
+    return svc.roles.liaison_chat_id is None
 
 
 async def _relay_or_group(svc: Services, report: Report) -> list[Message]:
@@ -252,7 +252,7 @@ async def ask_contact(svc: Services, report: Report, actor_id: int) -> bool:
 
 async def answer_contact(svc: Services, report: Report, accept: bool) -> bool:
     """The reporter's answer reaches the liaison; False if they already answered."""
-    liaison_chat = svc.settings.roles.liaison_chat_id
+    liaison_chat = svc.roles.liaison_chat_id
     if liaison_chat is None or report.reporter_id is None:
         return False
     language = svc.settings.commune.language
@@ -319,7 +319,7 @@ async def tell_staff_of_failed_relay(svc: Services, row: OutboxRow, reason: str)
     report_id = report_id_in(row.ref)
     if row.purpose not in RELAY_PURPOSES or report_id is None:
         return
-    roles = svc.settings.roles
+    roles = svc.roles
     for user_id in dict.fromkeys([*roles.officials, *roles.admins]):
         if user_id == row.chat_id:
             continue
