@@ -40,6 +40,7 @@ TEST_PERSONAL = ("Alice", "Martin", "Odile", "odile_maire", "Gaston", "adj_gasto
                  "adam_it", "Clio grise", "Camionnette", "rue des Lilas")
 
 
+WORKERS = 3
 # Run before the suite, in this order, each failing the run (see CONTRIBUTING.md).
 GATES = (
     ("lint (ruff)", ("-m", "ruff", "check", "--quiet", ".")),
@@ -140,7 +141,10 @@ def task_test(args: list[str]) -> int:
                 return 1
     TEST_LOG.parent.mkdir(exist_ok=True)
     TEST_LOG.write_text("")
-    code = timed(lambda: run_python("-m", "pytest", *args))
+    # The whole suite runs on WORKERS processes (it mostly waits on the emulator's scaled
+    # time); one file or one test, as given, runs in this process, for readable output.
+    pytest_args = args or ["-n", str(WORKERS)]
+    code = timed(lambda: run_python("-m", "pytest", *pytest_args))
     logged = TEST_LOG.read_text(encoding="utf-8", errors="replace")
     if any(token in logged for token in TEST_TOKENS):
         print(f"[dev] a bot token appears in {TEST_LOG}: logging redaction is broken",

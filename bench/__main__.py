@@ -16,6 +16,7 @@ from bench import (
     report_latency,
     retention,
     screening,
+    streets,
     updates,
 )
 
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "report_latency": report_latency.main,
     "retention": retention.main,
     "screening": screening.main,
+    "streets": streets.main,
     "updates": updates.main,
 }
 

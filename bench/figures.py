@@ -4,10 +4,13 @@ year's export, asked by the mairie's official through the emulator.
 The store is seeded like bench/retention.py's (N reports over three years, default
 1,000,000, through `storage/`), then the real application runs with no purge in the way
 (retention set to ten years). Each request is timed from the command to the last thing it
-sends (the chart, the PDF, the CSV). Printed: each time, the longest hold of the store's
-lock during it (`Database.lock_recorder`, target 50 ms), and the process's peak RSS after it
-(a high-water mark: the bot's own ~65 MB, plus matplotlib and fpdf once a chart or a PDF is
-made). Targets: a year of /stats within 300 ms and 150 MB peak; the annual report within 1 s.
+sends (the chart, the PDF, the CSV). Printed: each time, the process's CPU time meanwhile
+(every thread: the bot's, its readers', the emulator's; unlike the time, it hardly depends
+on what else the shared machine runs), the longest hold of the store's lock during it
+(`Database.lock_recorder`, target 50 ms), and the process's peak RSS after it (a high-water
+mark: the bot's own ~65 MB, plus Pillow once a chart is drawn and fpdf once a PDF is made;
+the emulator keeps what it receives, the export's 34 MB CSV included). Targets: a year of
+/stats within 300 ms and 150 MB peak; the annual report within 1 s.
 
     python3 dev.py bench figures
     VIGIE_BENCH_REPORTS=20000 python3 dev.py bench figures
@@ -48,7 +51,19 @@ class Step:
     longest_lock: float
     longest_by: str
     peak_mib: float
+    cpu: float  # CPU seconds of the whole process (every thread) meanwhile: load-proof
+    read_mib: float  # read from the disk meanwhile (not the page cache): a cold store
     figures: float | None = None  # stats.compute alone (the SQL and its merge), in-process
+
+
+def disk_read() -> int:
+    """Bytes this process had read from storage (Linux), 0 where unknown."""
+    try:
+        with open("/proc/self/io") as counters:
+            return next(int(line.split()[1]) for line in counters
+                        if line.startswith("read_bytes:"))
+    except (OSError, StopIteration):
+        return 0
 
 
 def peak_mib() -> float:
@@ -79,10 +94,11 @@ async def run(reports: int) -> tuple[float, float, list[Step]]:
         async def step(name: str, command: str, args: str, kind: str,
                        days: int | None = None) -> None:
             holds.clear()
-            began = time.monotonic()
+            began, cpu, was_read = time.monotonic(), time.process_time(), disk_read()
             official.send_command(command, args=args)
             await official.wait_for(lambda m: m.kind == kind, timeout=120)
-            seconds = time.monotonic() - began
+            seconds, cpu = time.monotonic() - began, time.process_time() - cpu
+            read = (disk_read() - was_read) / 2**20
             longest, by = max(holds, default=(0.0, "-"))
             figures = None
             if days is not None:
@@ -90,7 +106,7 @@ async def run(reports: int) -> tuple[float, float, list[Step]]:
                 await stats.compute(svc.store, stats.last_days(days, today), zone, None,
                                     svc.charter.version)
                 figures = time.monotonic() - began
-            steps.append(Step(name, seconds, longest, by, peak_mib(), figures))
+            steps.append(Step(name, seconds, longest, by, peak_mib(), cpu, read, figures))
 
         async with running(app):
             ready = peak_mib()
@@ -107,7 +123,8 @@ async def run(reports: int) -> tuple[float, float, list[Step]]:
 
 
 def report(reports: int, seeded: float, ready: float, steps: list[Step]) -> None:
-    print(f"figures: a store of {reports:,} reports over 3 years "
+    print(f"figures: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+          f"a store of {reports:,} reports over 3 years "
           f"(seeded through storage/ in {seeded:.1f} s); peak RSS at ready {ready:.0f} MiB "
           "(bot, emulator and seeding in one process)")
     for found in steps:
@@ -116,7 +133,8 @@ def report(reports: int, seeded: float, ready: float, steps: list[Step]) -> None
         ratio = f", ratio {found.seconds / target:.2f} of its target" if target else ""
         sql = (f" (figures alone {found.figures * 1000:.0f} ms)"
                if found.figures is not None else "")
-        print(f"  {found.name:<24} {found.seconds * 1000:7.0f} ms{sql}{ratio}; longest lock "
+        print(f"  {found.name:<24} {found.seconds * 1000:7.0f} ms{sql}{ratio}; "
+              f"CPU {found.cpu * 1000:.0f} ms; disk read {found.read_mib:.0f} MiB; longest lock "
               f"{found.longest_lock * 1000:.1f} ms ({found.longest_by}); "
               f"peak RSS {found.peak_mib:.0f} MiB")
     year = next(found for found in steps if found.name.startswith("/stats 365"))

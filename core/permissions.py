@@ -8,8 +8,9 @@ person is told politely what to do instead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 # What the bot itself must be allowed to do in a sector group (Telegram's administrator
@@ -87,6 +88,8 @@ class Action(StrEnum):
     WARN_SECTOR = "warn_sector"
     ASK_CONTACT = "ask_contact"
     REPORTER_ANSWER = "reporter_answer"
+    REOPEN_REPORT = "reopen_report"
+    ADD_DETAIL = "add_detail"
     FLAG_MESSAGE = "flag_message"
     PRIVACY_NOTICE = "privacy_notice"
     MY_DATA = "my_data"
@@ -119,6 +122,14 @@ class Action(StrEnum):
     LIST_EXCLUDED = "list_excluded"
     REMIND_MEMBER = "remind_member"
     SHOW_ID = "show_id"
+    SET_AREA = "set_area"
+    SET_STREETS = "set_streets"
+    MANAGE_STAFF = "manage_staff"
+    APPOINT_OFFICIAL = "appoint_official"
+    APPOINT_ADMIN = "appoint_admin"
+    DISMISS_STAFF = "dismiss_staff"
+    SET_LIAISON = "set_liaison"
+    MANAGE_SECTORS = "manage_sectors"
 
 
 Who = Callable[[Actor, Place], bool]
@@ -217,6 +228,10 @@ RULES: dict[Action, Rule] = {
     Action.ASK_CONTACT: Rule(EVERYWHERE, liaison, "denied.liaison_only"),
     # The reporter answers a question about their own report (contact consent, a detail).
     Action.REPORTER_ANSWER: Rule(PRIVATE, owner, "denied.not_yours"),
+    # The liaison reopens a closed report (its card's Rouvrir, then the reason as a reply);
+    # the reporter adds a detail to their own open report (/mes_signalements).
+    Action.REOPEN_REPORT: Rule(EVERYWHERE, liaison, "denied.liaison_only"),
+    Action.ADD_DETAIL: Rule(PRIVATE, owner, "denied.not_yours"),
     # A referent replies /signaler to a message in their sector group to pass it on.
     Action.FLAG_MESSAGE: Rule(frozenset({ChatKind.SECTOR_GROUP}), referent_here_or_staff,
                               "denied.referents_only"),
@@ -265,6 +280,20 @@ RULES: dict[Action, Rule] = {
     Action.LIST_EXCLUDED: Rule(PRIVATE, any_referent_or_staff, "denied.referents_only"),
     Action.REMIND_MEMBER: Rule(PRIVATE, referent_here_or_staff, "denied.referents_only"),
     Action.SHOW_ID: Rule(EVERYWHERE, private_or_referent_here, "denied.referents_only"),
+    # A sector's area (a GeoJSON file) and its street list (handlers/areas), in private.
+    Action.SET_AREA: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.SET_STREETS: Rule(PRIVATE, staff, "denied.officials_only"),
+    # The commune's staff and its liaison chat (handlers/staff, /equipe): officials see it
+    # and may appoint another official (the council shares the follow-up of the scheme);
+    # dismissing anyone, the administrators and the liaison chat are the mairie's
+    # administrator's, who answers for who holds the keys and where the reports go.
+    Action.MANAGE_STAFF: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.APPOINT_OFFICIAL: Rule(PRIVATE, staff, "denied.officials_only"),
+    Action.APPOINT_ADMIN: Rule(PRIVATE, admin, "denied.admins_only"),
+    Action.DISMISS_STAFF: Rule(PRIVATE, admin, "denied.admins_only"),
+    Action.SET_LIAISON: Rule(PRIVATE, admin, "denied.admins_only"),
+    # Live administration of the sectors (handlers/sectors): add, rename, retire, merge.
+    Action.MANAGE_SECTORS: Rule(PRIVATE, staff, "denied.officials_only"),
 }
 
 
@@ -294,5 +323,12 @@ def check(actor: Actor, action: Action, place: Place, sector_id: int | None = No
 
 
 def allowed_actions(actor: Actor, place: Place) -> list[Action]:
-    """What this person may do here: drives /aide and the command menus."""
-    return [action for action in Action if check(actor, action, place)]
+    """What this person may do here: drives /aide and the command menus. Without an
+    owner, no rule looks at an id (they compare `user_id` with `owner_id` only), so people
+    of the same standing in the same kind of chat share one answer, worked out once."""
+    return list(_allowed(replace(actor, user_id=0), Place(0, place.kind, place.sector_id)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _allowed(actor: Actor, place: Place) -> tuple[Action, ...]:
+    return tuple(action for action in Action if check(actor, action, place))

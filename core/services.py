@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -32,6 +33,9 @@ class Services:
     # from config.toml on the first start, changed in the bot since. Read this, never
     # `settings.roles`, which is only the seed.
     roles: Roles = field(default_factory=Roles)
+    # Told the new roles after each reload (the liaison group's check runs only while the
+    # liaison is a group: core/runtime/application.py).
+    roles_listeners: list[Callable[[Roles], None]] = field(default_factory=list)
     # Active sector id → its polygons, for sectors that have an area.
     sector_polygons: dict[int, list[Polygon]] = field(default_factory=dict)
     # People the liaison group's membership is not known for, to ask Telegram about in the
@@ -41,6 +45,8 @@ class Services:
     async def reload_roles(self) -> None:
         """Read the staff again after a change: applied from the next update on."""
         self.roles = await self.store.staff.load()
+        for listener in self.roles_listeners:
+            listener(self.roles)
 
     async def reload_areas(self) -> None:
         """Read the sectors' areas again after a change (an area kept in the database has

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -24,6 +25,7 @@ from telegram import (
     Update,
     User,
 )
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from core import i18n, logs
@@ -31,6 +33,7 @@ from core.buttons import Button
 from core.permissions import Action, Actor, ChatKind, Place, check
 from core.services import Services, VigieContext
 from storage import Person
+from storage.people import Standing
 
 log = logs.get("turn")
 T = TypeVar("T")
@@ -39,29 +42,58 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 
-async def actor_of(svc: Services, bot: Bot, user_id: int, chat_id: int | None = None
-                   ) -> tuple[Actor, Person | None]:
+# One read of the actor per update: the charter notice (group -50) reads the standing and
+# leaves it here for the guard of the same update (group 0), which takes it once. Keyed by
+# update id (a lane's task handles its chat's updates one after the other) and by person.
+_handed: ContextVar[tuple[int, int, Standing] | None] = ContextVar("vigie_standing",
+                                                                   default=None)
+
+
+async def standing_of(svc: Services, user_id: int, update_id: int | None = None) -> Standing:
+    """The person's standing in one query; with `update_id`, kept for that update's actor."""
+    found = await svc.store.people.standing(user_id, svc.roles.liaison_chat_id)
+    if update_id is not None:
+        _handed.set((update_id, user_id, found))
+    return found
+
+
+async def actor_of(svc: Services, bot: Bot, user_id: int, chat_id: int | None = None,
+                   update_id: int | None = None) -> tuple[Actor, Person | None]:
     """A person as our own records (and the configuration) know them."""
-    store, roles = svc.store, svc.roles
-    person = await store.people.get(user_id)
-    accepted = await store.charter.latest_version(user_id) if person else None
+    roles, handed = svc.roles, _handed.get()
+    if handed is not None and update_id is not None and handed[:2] == (update_id, user_id):
+        _handed.set(None)
+        found = handed[2]
+    else:
+        found = await svc.store.people.standing(user_id, roles.liaison_chat_id)
+    person, liaison = found.person, roles.liaison_chat_id
+    if liaison is not None and liaison < 0 and chat_id != liaison:
+        # A liaison group, asked outside it: what storage/liaison.py knows, read above
+        # (the same answer as `Services.is_liaison`, without its second read).
+        if found.liaison_member is None:
+            svc.want_liaison_check(user_id)
+        is_liaison = bool(found.liaison_member)
+    else:
+        is_liaison = await svc.is_liaison(bot, user_id, chat_id)  # no read in these cases
+    accepted = found.charter_accepted if person else None
     actor = Actor(
         user_id=user_id,
         status=person.status if person else "stranger",
         charter_current=(accepted or 0) >= svc.charter.version,
         sector_id=person.sector_id if person else None,
-        referent_of=await store.referents.sectors_of(user_id),
-        is_liaison=await svc.is_liaison(bot, user_id, chat_id),
+        referent_of=found.referent_of,
+        is_liaison=is_liaison,
         is_official=user_id in roles.officials,
         is_admin=user_id in roles.admins,
     )
     return actor, person
 
 
-async def resolve_actor(svc: Services, context: VigieContext, user: User, chat: Chat | None
-                        ) -> tuple[Actor, str]:
+async def resolve_actor(svc: Services, context: VigieContext, user: User, chat: Chat | None,
+                        update_id: int | None = None) -> tuple[Actor, str]:
     """The actor, and the language to speak to them (theirs, else Telegram's guess)."""
-    actor, person = await actor_of(svc, context.bot, user.id, chat.id if chat else None)
+    actor, person = await actor_of(svc, context.bot, user.id, chat.id if chat else None,
+                                   update_id)
     language = person.language if person else i18n.language_for(
         user.language_code, svc.settings.commune.language
     )
@@ -101,7 +133,7 @@ class Turn:
         svc = context.svc
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None  # guarded handlers filter on both
-        actor, language = await resolve_actor(svc, context, user, chat)
+        actor, language = await resolve_actor(svc, context, user, chat, update.update_id)
         return cls(update, context, svc, actor, await resolve_place(svc, chat), language)
 
     def t(self, key: str, **values: Any) -> str:
@@ -149,6 +181,23 @@ class Turn:
             else:
                 await query.edit_message_text(text, reply_markup=markup,
                                               link_preview_options=NO_PREVIEW)
+        except BadRequest as error:
+            if "not modified" not in error.message.lower():
+                raise
+
+    async def show(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        """A screen of the staff's desk (an HTML text and its buttons): a new message for a
+        command, the pressed message changed in place for a button (a list paged or
+        refreshed; pressed twice, "not modified" is no problem)."""
+        query = self.update.callback_query
+        if query is None:
+            await self.context.bot.send_message(
+                self.place.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                link_preview_options=NO_PREVIEW)
+            return
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                          link_preview_options=NO_PREVIEW)
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 raise

@@ -9,6 +9,7 @@ Standard library only; see TelegramEmulator, Person and Group for the test API.
 
 from emulator.emulator import DEFAULT_TOKEN, TelegramEmulator
 from emulator.faults import Faults
+from emulator.journal import Event
 from emulator.limits import Limits
 from emulator.people import Group, Person
 from emulator.server import Call, Stats
@@ -17,6 +18,7 @@ from emulator.views import Mark, SentMessage
 __all__ = [
     "DEFAULT_TOKEN",
     "Call",
+    "Event",
     "Faults",
     "Group",
     "Limits",

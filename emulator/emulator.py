@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from emulator.faults import Faults
+from emulator.journal import Event
 from emulator.limits import Limits, RateLimiter
 from emulator.methods.bot import scope_key
 from emulator.people import Group, Person
@@ -45,13 +46,14 @@ class TelegramEmulator:
         privacy_mode: bool = True,
         port: int = 0,
         webhook_retry_delay: float = 0.5,
+        journal: bool = False,
     ):
         if ":" not in token or not token.split(":", 1)[0].isdigit():
             raise ValueError("a bot token looks like '<bot id>:<secret>'")
         self.token = token
         self.faults = Faults()
         self._limits = limits or Limits()
-        self._state = State(token, bot_username, self._limits, privacy_mode)
+        self._state = State(token, bot_username, self._limits, privacy_mode, journal)
         self._log = CallLog()
         self._port = port
         self._webhook_retry_delay = webhook_retry_delay
@@ -147,13 +149,16 @@ class TelegramEmulator:
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = "fr",
+        is_bot: bool = False,
     ) -> Person:
+        """A Telegram account; `is_bot` for another bot (which pickers may refuse to offer)."""
         with self._state.lock:
             user = self._state.add_user(
                 first_name=first_name,
                 last_name=last_name,
                 username=username,
                 language_code=language_code,
+                is_bot=is_bot,
             )
         return Person(self._state, user.id)
 
@@ -226,6 +231,30 @@ class TelegramEmulator:
     def internal_errors(self) -> list[str]:
         """Tracebacks of emulator bugs hit while serving requests (answered with 500)."""
         return list(self._server.internal_errors) if self._server else []
+
+    def journal(self) -> list[Event]:
+        """What happened so far, in time order across chats (emulator/journal.py); empty
+        unless the emulator was created with journal=True."""
+        with self._state.lock:
+            return self._state.journal.events()
+
+    def poll_json(self, poll_id: str) -> JSON | None:
+        """A poll as the Bot API shows it now (question, options, counts), if it exists."""
+        with self._state.lock:
+            poll = self._state.polls.get(poll_id)
+            return poll.to_api() if poll is not None else None
+
+    def user_json(self, user_id: int) -> JSON | None:
+        """A user (a person or the bot) as a Bot API User object, if they exist."""
+        with self._state.lock:
+            user = self._state.users.get(user_id)
+            return user.to_api() if user is not None else None
+
+    def chat_title(self, chat_id: int) -> str | None:
+        """A group's title (None for a private chat or an unknown one)."""
+        with self._state.lock:
+            chat = self._state.chats.get(chat_id)
+            return chat.title if chat is not None else None
 
     def file_content(self, file_id: str) -> bytes:
         """The bytes of a file the bot uploaded or a person sent (a document, a photo)."""

@@ -37,6 +37,7 @@ from emulator.views import (
     Predicate,
     SentMessage,
     Since,
+    button_labels,
     inline_buttons,
     message_id_of,
     sent_messages,
@@ -188,21 +189,28 @@ class Person(_ChatReader):
         self,
         chat: Group | int | None = None,
         file_name: str = "x.pdf",
-        file_size: int = 100_000,
+        file_size: int | None = None,
         caption: str | None = None,
+        content: bytes | None = None,
     ) -> JSON:
+        """A document; `content` is what getFile then serves (a few stand-in bytes when
+        omitted). `file_size` is the size announced, which the limits look at (by default
+        the content's length, or 100 kB for the stand-in)."""
         extension = file_name.rsplit(".", 1)[-1] if "." in file_name else "bin"
+        data = _FAKE_FILE if content is None else content
+        size = file_size if file_size is not None else (
+            100_000 if content is None else len(content))
         with self._state.lock:
-            stored = self._state.store_file(_FAKE_FILE, file_size, "documents", extension)
+            stored = self._state.store_file(data, size, "documents", extension)
         document = {
             **stored.to_api(),
             "file_name": file_name,
             "mime_type": mimetypes.guess_type(file_name)[0] or "application/octet-stream",
         }
-        content: JSON = {"document": document}
+        sent: JSON = {"document": document}
         if caption:
-            content["caption"] = caption
-        return self._say(chat, "document", content, None)
+            sent["caption"] = caption
+        return self._say(chat, "document", sent, None)
 
     @_action
     def send_sticker(self, chat: Group | int | None = None, emoji: str = "👍") -> JSON:
@@ -303,6 +311,95 @@ class Person(_ChatReader):
                 raise LookupError(f"no message {message_id} in chat {target.id}")
             return self._callback(target, message, data)
 
+    # --- Telegram's pickers (reply-keyboard buttons asking for users or a chat) ---------------
+
+    @_action
+    def share_users(self, label: str, people: Iterable[Person]) -> JSON:
+        """Tap the reply-keyboard button `label` that asks for users (`request_users`) and
+        pick `people` in Telegram's picker; the bot gets a `users_shared` service message.
+
+        Only in the private chat with the bot (Telegram offers these buttons nowhere else).
+        The picker never offers what the button's criteria exclude (`user_is_bot`, more
+        than `max_quantity`): trying it raises PermissionError. Names and usernames are
+        shared only when the button asked for them (`request_name`, `request_username`).
+        """
+        state = self._state
+        with state.lock:
+            request = self._reply_button(label, "request_users")
+            chosen = [state.users[person.id] for person in people]
+            if not 1 <= len(chosen) <= int(request.get("max_quantity") or 1):
+                raise PermissionError(f"the picker takes 1 to {request.get('max_quantity') or 1}")
+            wanted_bot = request.get("user_is_bot")
+            if wanted_bot is not None and any(user.is_bot != wanted_bot for user in chosen):
+                raise PermissionError("the picker does not offer " +
+                                      ("people" if wanted_bot else "bots") + " here")
+            shared = []
+            for user in chosen:
+                entry: JSON = {"user_id": user.id}
+                if request.get("request_name"):
+                    entry["first_name"] = user.first_name
+                    if user.last_name:
+                        entry["last_name"] = user.last_name
+                if request.get("request_username") and user.username:
+                    entry["username"] = user.username
+                shared.append(entry)
+            content = {"users_shared": {"request_id": request["request_id"], "users": shared}}
+            return self._say(None, "service", content, None)
+
+    @_action
+    def share_chat(self, label: str, group: Group) -> JSON:
+        """Tap the reply-keyboard button `label` that asks for a chat (`request_chat`) and
+        pick `group`; the bot gets a `chat_shared` service message.
+
+        The picker offers only the person's own chats meeting the criteria (not a channel
+        when `chat_is_channel` is false, the bot in it for `bot_is_member`, created by the
+        person for `chat_is_created`, the rights asked for held): anything else raises
+        PermissionError. The title is shared only if `request_title` asked for it.
+        """
+        state = self._state
+        with state.lock:
+            request = self._reply_button(label, "request_chat")
+            chat = group.chat
+            standing = chat.member(self.id)
+            refusal = None
+            if not standing.present:
+                refusal = f"{self} is not in {chat.title!r}"
+            elif request.get("chat_is_channel") is True or request.get("chat_is_forum") is True:
+                refusal = "the emulator models no channels nor forums"
+            elif request.get("bot_is_member") and not chat.member(state.bot.id).present:
+                refusal = f"the bot is not in {chat.title!r}"
+            elif request.get("chat_is_created") and standing.status != "creator":
+                refusal = f"{self} did not create {chat.title!r}"
+            elif not _holds(standing, request.get("user_administrator_rights")) or \
+                    not _holds(chat.member(state.bot.id), request.get("bot_administrator_rights")):
+                refusal = "the rights asked for are not held (promoting is not modelled)"
+            if refusal is not None:
+                raise PermissionError(f"the picker does not offer this chat: {refusal}")
+            shared: JSON = {"request_id": request["request_id"], "chat_id": chat.id}
+            if request.get("request_title") and chat.title:
+                shared["title"] = chat.title
+            return self._say(None, "service", {"chat_shared": shared}, None)
+
+    def _reply_button(self, label: str, kind: str) -> JSON:
+        """The `kind` part of button `label` on the reply keyboard shown now in the private
+        chat: the latest bot message that set or removed one decides."""
+        for message in reversed(self._state.bot_messages(self.id)):
+            markup = message.markup or {}
+            if markup.get("remove_keyboard"):
+                break
+            if "keyboard" not in markup:
+                continue
+            for row in markup["keyboard"]:
+                for button in row:
+                    if isinstance(button, dict) and button.get("text") == label:
+                        if kind not in button:
+                            raise LookupError(f"button {label!r} has no {kind}")
+                        found: JSON = button[kind]
+                        return found
+            raise LookupError(f"no reply-keyboard button {label!r}; shown: "
+                              f"{button_labels(markup)}")
+        raise LookupError(f"no reply keyboard is shown to {self}")
+
     # --- relationship with the bot ------------------------------------------------------------
 
     @_action
@@ -385,6 +482,10 @@ class Person(_ChatReader):
                 poll.votes[self.id] = chosen
             else:
                 poll.votes.pop(self.id, None)
+            # The poll update names nobody: the journal keeps who voted, as Telegram knows.
+            state.journal.record("vote", chat.id, lambda: {
+                "user_id": self.id, "poll_id": poll.id, "message_id": message.message_id,
+                "option_ids": list(chosen)})
             state.updates.push("poll", poll.to_api())
             if not poll.is_anonymous:
                 answer = {
@@ -712,6 +813,18 @@ def _checked_rights(rights: Mapping[str, bool]) -> dict[str, bool]:
     if unknown:
         raise ValueError(f"unknown administrator rights: {sorted(unknown)}")
     return dict(rights)
+
+
+def _holds(standing: Member, rights: JSON | None) -> bool:
+    """Administrator rights asked for by a chat picker: held by this member?"""
+    if not rights:
+        return True
+    if standing.status == "creator":
+        return True
+    if standing.status != "administrator":
+        return False
+    return all(standing.rights.get(name, False) for name, wanted in rights.items()
+               if wanted and name != "is_anonymous")
 
 
 def _text_content(text: str) -> JSON:

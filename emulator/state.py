@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.journal import Journal, chat_of_update
 from emulator.limits import Limits, RateLimiter
 
 JSON = dict[str, Any]
@@ -302,8 +303,9 @@ class Webhook:
 class UpdateQueue:
     """Updates waiting for the bot, filtered by its subscription when they are created."""
 
-    def __init__(self, changed: threading.Condition):
+    def __init__(self, changed: threading.Condition, journal: Journal | None = None):
         self._changed = changed
+        self.journal = journal or Journal()
         self._pending: list[JSON] = []
         self._ids = itertools.count(1)
         self.allowed: frozenset[str] = DEFAULT_ALLOWED_UPDATES
@@ -316,7 +318,11 @@ class UpdateQueue:
     def push(self, kind: str, payload: JSON) -> bool:
         if kind not in self.allowed:
             return False
-        self._pending.append({"update_id": next(self._ids), kind: copy.deepcopy(payload)})
+        body = copy.deepcopy(payload)
+        update = {"update_id": next(self._ids), kind: body}
+        self._pending.append(update)
+        if self.journal.enabled:
+            self.journal.record("update", chat_of_update(body), lambda: update)
         self._changed.notify_all()
         return True
 
@@ -362,12 +368,15 @@ class UpdateQueue:
 class State:
     """Users, chats and everything in them, plus the bot's pending updates."""
 
-    def __init__(self, token: str, bot_username: str, limits: Limits, privacy_mode: bool):
+    def __init__(self, token: str, bot_username: str, limits: Limits, privacy_mode: bool,
+                 journal: bool = False):
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.token = token
         self.privacy_mode = privacy_mode
-        self.updates = UpdateQueue(self.changed)
+        # What happened, in time order (emulator/journal.py); recording only if asked for.
+        self.journal = Journal(journal)
+        self.updates = UpdateQueue(self.changed, self.journal)
         self.stopped = False
         self._bot_username = bot_username
         with self.lock:
@@ -392,6 +401,7 @@ class State:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.menu_buttons: dict[int | None, JSON] = {}
         self.updates.reset()
+        self.journal.clear()
         self.limiter = RateLimiter(limits)
         # Where every chat stood when a person last acted (views.Mark): waits start there.
         self.last_action: object | None = None

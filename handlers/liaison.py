@@ -14,6 +14,9 @@ resident's answer behind the group's 20-per-minute limit). Instead:
   the group sees at most 20 calls a minute. Old answers are asked again, one a tick, when
   nobody is waiting (members' after an hour, others' after a day). Until then a person
   never seen is answered as a resident.
+
+Whenever a person is learnt to have joined or left, their own command menu follows (the
+liaison's, or their other roles'), set in the background (core/menus.refresh).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from telegram import Bot, ChatMember, ChatMemberRestricted, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import TypeHandler
 
-from core import logs
+from core import logs, menus
 from core.services import Services, VigieApp, VigieContext
 from storage.statuses import LiaisonSource
 
@@ -59,10 +62,13 @@ async def record_membership(update: Update, context: VigieContext) -> None:
         person = change.new_chat_member.user
         if not person.is_bot:
             inside = belongs(change.new_chat_member)
+            before = await store.liaison.is_member(liaison, person.id)
             await store.liaison.record(liaison, person.id, inside, LiaisonSource.CHAT_MEMBER,
                                        at=now)
             svc.liaison_pending.pop(person.id, None)
             log.info("liaison.membership_changed", member=inside)
+            if before is not inside:
+                menus.refresh(context.application, svc, context.bot, [person.id])
         actor = change.from_user
         if actor.id == person.id or actor.is_bot:
             return
@@ -77,6 +83,7 @@ async def record_membership(update: Update, context: VigieContext) -> None:
     if await store.liaison.is_member(liaison, actor.id) is not True:
         await store.liaison.record(liaison, actor.id, True, LiaisonSource.ACTED, at=now)
         log.info("liaison.member_acted")
+        menus.refresh(context.application, svc, context.bot, [actor.id])
     svc.liaison_pending.pop(actor.id, None)
 
 
@@ -134,9 +141,19 @@ class LiaisonCheck:
             return
         else:
             inside = belongs(member)
-        # Recorded only if no fresher fact (a chat_member update) arrived meanwhile.
-        await svc.store.liaison.record(liaison, user_id, inside, LiaisonSource.CHECKED,
-                                       at=asked)
+        await self._keep(context, liaison, user_id, inside, asked)
+
+    async def _keep(self, context: object, liaison: int, user_id: int, inside: bool,
+                    asked: float) -> None:
+        """Recorded only if no fresher fact (a chat_member update) arrived meanwhile; a
+        change of membership sets the person's menu again."""
+        store = self.svc.store
+        before = await store.liaison.is_member(liaison, user_id)
+        if await store.liaison.record(liaison, user_id, inside, LiaisonSource.CHECKED,
+                                      at=asked) and before is not inside:
+            application = getattr(context, "application", None)  # JobQueue's context
+            if application is not None:
+                menus.refresh(application, self.svc, self.bot, [user_id])
 
 
 def register(app: VigieApp) -> None:

@@ -78,8 +78,9 @@ class Store:
     async def close(self) -> None:
         await self.db.close()
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        return self.db.transaction()
+    def transaction(self, durable: bool = True
+                    ) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        return self.db.transaction(durable)
 
     async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: its new id replaces the old one everywhere."""

@@ -356,7 +356,11 @@ class Database:
                 await self.conn.execute(f"PRAGMA user_version = {number:d}")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """One writer at a time. `durable=False` commits without waiting for the disk
+        (SQLite's synchronous=NORMAL in WAL mode): the commit survives a crash of the
+        process, not a power cut, and the next durable commit makes it durable too. Only
+        for bookkeeping whose loss in a power cut harms nobody (an attempt count)."""
         task = asyncio.current_task()
         if self._owner is task and task is not None:
             yield self.conn
@@ -364,6 +368,8 @@ class Database:
         async with self._lock:
             self._owner = task
             taken = time.perf_counter()
+            if not durable:
+                await self.conn.execute("PRAGMA synchronous = NORMAL")
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -374,6 +380,8 @@ class Database:
                 await self.conn.commit()
                 self._after_commit()
             finally:
+                if not durable:
+                    await self.conn.execute("PRAGMA synchronous = FULL")
                 self._owner = None
                 if self.lock_recorder is not None:
                     self.lock_recorder(time.perf_counter() - taken)

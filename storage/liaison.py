@@ -51,6 +51,13 @@ class LiaisonMembers:
                 return int(row[0])
         return None
 
+    async def members(self, chat_id: int) -> list[int]:
+        """Everyone last learnt to be a member of the group (their menus follow)."""
+        rows = await self.db.fetch_all(
+            "SELECT user_id FROM liaison_members WHERE chat_id = ? AND member = 1"
+            " ORDER BY user_id", (chat_id,))
+        return [int(row[0]) for row in rows]
+
     async def count(self, chat_id: int) -> int:
         row = await self.db.fetch_one(
             "SELECT COUNT(*) FROM liaison_members WHERE chat_id = ? AND member = 1", (chat_id,))

@@ -34,6 +34,7 @@ class OutboxRow:
     message_id: int | None
     last_error: str | None
     uncertain: int = 0  # 1: an earlier attempt may have arrived; this is its one retry
+    priority: int = 0  # BULK (-1) rows go after everything else that is due
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ BULK = -1
 
 
 _COLUMNS = ("id, chat_id, method, payload, purpose, ref, status, attempts, message_id,"
-            " last_error, uncertain")
+            " last_error, uncertain, priority")
 
 
 def _row(row: Any) -> OutboxRow:
@@ -104,6 +105,14 @@ class Outbox:
             (PENDING, now, limit),
         )
         return [_row(row) for row in rows]
+
+    async def waiting_retries(self, now: float) -> dict[int, int]:
+        """Chat → the oldest of its rows that was tried, put back and is not due yet: its
+        later rows wait behind it, so a retry never lets a newer message overtake it."""
+        rows = await self.db.fetch_all(
+            "SELECT chat_id, MIN(id) FROM outbox WHERE status = ? AND next_attempt_at > ?"
+            " AND last_error IS NOT NULL GROUP BY chat_id", (PENDING, now))
+        return {chat_id: row_id for chat_id, row_id in rows}
 
     async def next_due_at(self) -> float | None:
         row = await self.db.fetch_one(
@@ -183,10 +192,11 @@ class Outbox:
         return None if row is None else _row(row)
 
     async def sent_as(self, chat_id: int, message_id: int) -> OutboxRow | None:
-        """The row that became this Telegram message (someone replied to it)."""
+        """The row that became this Telegram message (someone replied to it): the send,
+        never a later edit of it, which carries the same message id."""
         row = await self.db.fetch_one(
             f"SELECT {_COLUMNS} FROM outbox WHERE chat_id = ? AND message_id = ?"
-            " AND status = ? ORDER BY id DESC LIMIT 1",
+            " AND status = ? AND method NOT LIKE 'edit%' ORDER BY id LIMIT 1",
             (chat_id, message_id, DELIVERED),
         )
         return None if row is None else _row(row)

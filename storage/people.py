@@ -20,9 +20,44 @@ class Person:
     charter_notice_version: int
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What deciding an actor needs, read in one query: the person (None for a stranger),
+    the latest charter version they accepted, the sectors they are referent of, and what
+    is known of their membership of the liaison group (None: never learnt, or no group)."""
+
+    person: Person | None
+    charter_accepted: int | None
+    referent_of: frozenset[int]
+    liaison_member: bool | None
+
+
 class People:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def standing(self, user_id: int, liaison_chat_id: int | None = None) -> Standing:
+        """One statement for every update's actor (it was four reads, each a thread hop):
+        each part a primary-key seek (people, charter_acceptances, referents,
+        liaison_members)."""
+        row = await self.db.fetch_one(
+            "SELECT p.user_id, p.language, p.sector_id, p.street, p.status, p.blocked_bot,"
+            " p.charter_notice_version,"
+            " (SELECT MAX(c.version) FROM charter_acceptances c WHERE c.user_id = asked.id),"
+            " (SELECT group_concat(r.sector_id) FROM referents r WHERE r.user_id = asked.id),"
+            " (SELECT l.member FROM liaison_members l"
+            "  WHERE l.user_id = asked.id AND l.chat_id = asked.liaison)"
+            " FROM (SELECT ? AS id, ? AS liaison) AS asked"
+            " LEFT JOIN people p ON p.user_id = asked.id",
+            (user_id, liaison_chat_id),
+        )
+        assert row is not None  # the derived table always gives one row
+        person = None if row[0] is None else Person(
+            user_id=row[0], language=row[1], sector_id=row[2], street=row[3],
+            status=PersonStatus(row[4]), blocked_bot=bool(row[5]),
+            charter_notice_version=row[6])
+        sectors = frozenset(int(part) for part in row[8].split(",")) if row[8] else frozenset()
+        return Standing(person, row[7], sectors, None if row[9] is None else bool(row[9]))
 
     async def get(self, user_id: int) -> Person | None:
         row = await self.db.fetch_one(

@@ -3,8 +3,9 @@
 Erasure deletes the person (their language, sector, street, charter acceptances, referent
 roles, join requests and applications cascade with them), keeps their reports only as
 anonymous counts, and removes their id wherever another row mentions it: decisions they
-took, audit entries, outbox copies addressed to them or naming them, their conversations in
-progress (a report draft) and the contents of their updates not handled yet.
+took, audit entries, outbox copies addressed to them or naming them (and the copies of the
+details they added to a report), their conversations in progress (a report draft) and the
+contents of their updates not handled yet.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from storage.db import Database
 from storage.moderation import Moderation
+from storage.reports import DETAIL_EVENT
+from storage.statuses import Purpose
 
 
 def _rows(rows: list[Any]) -> list[dict[str, Any]]:
@@ -52,6 +55,12 @@ class Privacy:
                 " r.latitude, r.longitude, r.status, r.created_at, r.purged_at FROM reports r"
                 " LEFT JOIN sectors s ON s.id = r.sector_id WHERE r.reporter_id = ?"
                 " ORDER BY r.id", (user_id,))),
+            # Details the person added to their reports after sending them.
+            "report_details": _rows(await db.fetch_all(
+                "SELECT e.report_id, e.note AS detail, e.at FROM report_events e"
+                " JOIN reports r ON r.id = e.report_id WHERE r.reporter_id = ?"
+                " AND e.status = ? AND e.note IS NOT NULL ORDER BY e.id",
+                (user_id, DETAIL_EVENT))),
             # What a conversation in progress gathered (a report not sent yet).
             "in_progress": [json.loads(row[0]) for row in await db.fetch_all(
                 "SELECT data FROM conversation_data WHERE user_id = ?", (user_id,))],
@@ -70,6 +79,11 @@ class Privacy:
         mention = f"%id={user_id}%"
         async with self.db.transaction() as conn:
             statements: list[tuple[str, tuple[Any, ...]]] = [
+                # The copies of their added details sent to the staff (while the reports
+                # still name them); the details themselves go with the events below.
+                ("DELETE FROM outbox WHERE purpose = ? AND ref IN"
+                 " (SELECT 'report:' || id FROM reports WHERE reporter_id = ?)",
+                 (Purpose.REPORT_DETAIL, user_id)),
                 # Reports stay as anonymous counts: no text, no place, no photo, no author.
                 ("UPDATE reports SET description = NULL, latitude = NULL, longitude = NULL,"
                  " photo_file_id = NULL, plate = NULL, screen_flags = NULL, reporter_id = NULL,"

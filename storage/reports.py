@@ -4,8 +4,12 @@
        │          │            │               │
        └► dismissed└─► closed / unfounded (from any relayed state)
 
+    closed / unfounded ──► reopened (the liaison, with a reason) ──► any liaison status
+
 A report waits in `triage` for a referent; `relay()` moves it on (by a referent or, after
-the triage timeout, by the bot, marked untriaged). Every change appends to report_events.
+the triage timeout, by the bot, marked untriaged). Every change appends to report_events;
+so does a detail the reporter adds afterwards (DETAIL_EVENT, its text in `note`, erased
+with the report's other notes by the purge and by erasure).
 """
 
 from __future__ import annotations
@@ -29,14 +33,20 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
                                       ReportStatus.UNFOUNDED}),
     ReportStatus.PATROL: frozenset({ReportStatus.CLOSED, ReportStatus.UNFOUNDED}),
     ReportStatus.DISMISSED: frozenset(),
-    ReportStatus.CLOSED: frozenset(),
-    ReportStatus.UNFOUNDED: frozenset(),
+    # Only the liaison reopens a closed report (with a reason the reporter is told).
+    ReportStatus.CLOSED: frozenset({ReportStatus.REOPENED}),
+    ReportStatus.UNFOUNDED: frozenset({ReportStatus.REOPENED}),
+    ReportStatus.REOPENED: frozenset(LIAISON_STATUSES),
 }
 # Reports erased per transaction by the retention purge: each batch holds the store's lock
 # a few milliseconds (bench/retention.py), so other updates are answered between batches.
 PURGE_BATCH = 250
-# Statuses after which the liaison's card has nothing left to press.
-FINAL = frozenset(status for status, onward in TRANSITIONS.items() if not onward)
+# Statuses where the report is over: no decision is left but reopening a closed one.
+REOPENABLE = frozenset(status for status, onward in TRANSITIONS.items()
+                       if ReportStatus.REOPENED in onward)
+FINAL = frozenset(status for status, onward in TRANSITIONS.items() if not onward) | REOPENABLE
+# The report_events kind of a detail the reporter added after sending.
+DETAIL_EVENT = "detail_added"
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,13 @@ class Reports:
                 ("\n— ", text, flags, time.time(), report_id),
             )
             await self._event(report_id, "precision_added", None, None)
+
+    async def details(self, report_id: int) -> list[str]:
+        """The details the reporter added after sending, oldest first (purged: none)."""
+        rows = await self.db.fetch_all(
+            "SELECT note FROM report_events WHERE report_id = ? AND status = ?"
+            " AND note IS NOT NULL ORDER BY id", (report_id, DETAIL_EVENT))
+        return [row[0] for row in rows]
 
     async def purge_before(self, before: float) -> list[int]:
         """Erase contents and reporter of reports older than `before`; keep the counts.

@@ -87,6 +87,15 @@ class Staff:
             "DELETE FROM staff WHERE user_id = ? AND role = ?", (user_id, str(role)))
         return changed > 0
 
+    async def holds(self, user_id: int, role: StaffRole) -> bool:
+        row = await self.db.fetch_one(
+            "SELECT 1 FROM staff WHERE user_id = ? AND role = ?", (user_id, str(role)))
+        return row is not None
+
+    async def count(self, role: StaffRole) -> int:
+        row = await self.db.fetch_one("SELECT COUNT(*) FROM staff WHERE role = ?", (str(role),))
+        return int(row[0]) if row else 0
+
     async def set_liaison(self, chat_id: int | None) -> None:
         await self.db.execute(
             "INSERT INTO commune_state (key, value) VALUES (?, ?)"

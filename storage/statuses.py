@@ -27,6 +27,7 @@ class ReportStatus(StrEnum):
     PATROL = "patrol_informed"
     CLOSED = "closed"
     UNFOUNDED = "unfounded"
+    REOPENED = "reopened"  # closed or unfounded, reopened by the liaison with a reason
 
 
 class RequestStatus(StrEnum):
@@ -85,6 +86,8 @@ class Purpose(StrEnum):
     PRECISION_REQUEST = "precision_request"
     CONTACT_REQUEST = "contact_request"
     CONTACT_ANSWER = "contact_answer"
+    REOPEN_REQUEST = "reopen_request"  # the liaison is asked why (a force-reply)
+    REPORT_DETAIL = "report_detail"  # a reporter's added detail, to whoever handles it
     # moderation in the sector groups (handlers/moderation)
     MOD_DELETE = "mod_delete"
     MOD_NOTICE = "mod_notice"
@@ -105,6 +108,8 @@ class Purpose(StrEnum):
     TIP = "tip"
     # the start-up checklist, to the officials when it changed (core/runtime/check.py)
     CHECKLIST = "checklist"
+    # the staff and the liaison chat changed in the bot (handlers/staff): the person told
+    STAFF = "staff"
 
 
 class ModerationKind(StrEnum):

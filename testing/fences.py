@@ -82,6 +82,8 @@ async def outbox_idle(app: Any, timeout: float = 10.0) -> None:  # noqa: ASYNC10
     last: dict[str, int] = {}
 
     async def idle() -> bool:
+        # Replaced, not updated: a status seen once must not linger in the next look.
+        last.clear()
         last.update(await store.outbox.counts())
         return not last.get("pending") and not last.get("sending")
 

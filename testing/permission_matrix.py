@@ -60,8 +60,10 @@ from core.runtime.lifecycle import running
 from core.screening import Finding
 from core.services import Services, VigieApp, services_of
 from core.settings import SUPPORTED_LANGUAGES
+from core.streets import street_key
 from core.turn import actor_of, resolve_place
 from emulator import Group, Limits, Mark, Person, TelegramEmulator
+from handlers.areas.buttons import AreaPick, StreetsClear, StreetsPick
 from handlers.broadcast import domain as broadcasts
 from handlers.broadcast.buttons import (
     ClosePoll,
@@ -101,6 +103,7 @@ from handlers.enrolment.buttons import (
     RevokeReferent,
     SectorPick,
     SkipStreet,
+    StreetConfirm,
 )
 from handlers.moderation.buttons import (
     Contest,
@@ -114,6 +117,7 @@ from handlers.moderation.buttons import (
 )
 from handlers.privacy import Erase
 from handlers.reports.buttons import (
+    AddDetail,
     AskContact,
     Category,
     Confirmation,
@@ -126,6 +130,7 @@ from handlers.reports.buttons import (
     LiaisonStatus,
     PickCategory,
     PickWhen,
+    Reopen,
     SetStatus,
     SkipPhoto,
     Triage,
@@ -134,6 +139,22 @@ from handlers.reports.buttons import (
     When,
 )
 from handlers.reports.buttons import Confirm as ReportConfirm
+from handlers.sectors.buttons import (
+    MergeInto,
+    SectorConfirm,
+    SectorMenu,
+    SectorOp,
+    SectorRestore,
+    SectorTarget,
+)
+from handlers.staff.buttons import (
+    AppointAdmin,
+    AppointOfficial,
+    DismissStep,
+    PickLiaison,
+    StaffDismiss,
+    StaffRefresh,
+)
 from handlers.tips.buttons import TipTopic
 from handlers.tips.catalogue import Topic
 from storage import ModerationAction, NewBroadcast, NewReport, Report
@@ -143,6 +164,7 @@ from storage.statuses import (
     OutboxStatus,
     PersonStatus,
     ReportStatus,
+    StaffRole,
 )
 from testing.local import local_settings
 
@@ -357,6 +379,23 @@ def subject_sector(data: Callable[[int], Button]) -> Builder:
     return build
 
 
+# The spare sector's street list (World.setup): typed at the sector step of /start, it is
+# matched there, so "Choose myself" (StreetConfirm) is offered.
+MATRIX_STREET = "Rue de la Grille Témoin"
+SUBJECT_STREET = "Allée du Banc d'Essai"
+
+
+def sector_with_streets(data: Callable[[int], Button]) -> Builder:
+    """The referent's sector, given a street first, so /rues shows its Clear button."""
+
+    async def build(world: World, cell: Cell, step: int) -> Target:
+        await world.svc.store.sectors.set_streets(
+            world.subject_sector, [(SUBJECT_STREET, street_key(SUBJECT_STREET))])
+        return Target(data(world.subject_sector).pack())
+
+    return build
+
+
 def current_charter(data: Callable[[int], Button]) -> Builder:
     """The answer to the charter as it is now; `data(version)`."""
 
@@ -438,6 +477,12 @@ BUTTONS: dict[type[Button], tuple[Action, Builder]] = {
                     current_charter(lambda v: CharterChoice(CharterAnswer.ACCEPT, v))),
     SectorPick: (Action.CHOOSE_SECTOR, spare_sector(SectorPick)),
     SkipStreet: (Action.CHOOSE_SECTOR, fixed(SkipStreet())),
+    # offered once the street typed at the sector step matched the spare sector's list
+    StreetConfirm: (Action.CHOOSE_SECTOR, spare_sector(lambda s: StreetConfirm(s, Confirm.NO))),
+    # a sector's area and streets (handlers/areas), on the referent's sector
+    AreaPick: (Action.SET_AREA, subject_sector(AreaPick)),
+    StreetsPick: (Action.SET_STREETS, sector_with_streets(StreetsPick)),
+    StreetsClear: (Action.SET_STREETS, sector_with_streets(StreetsClear)),
     AskMove: (Action.MY_SECTOR, fixed(AskMove())),
     MoveSector: (Action.MY_SECTOR, own_sector(MoveSector)),
     Leave: (Action.LEAVE_SCHEME, fixed(Leave(Confirm.NO))),
@@ -463,6 +508,9 @@ BUTTONS: dict[type[Button], tuple[Action, Builder]] = {
     AskContact: (Action.ASK_CONTACT, report_button(AskContact, ReportStatus.RELAYED)),
     ContactReply: (Action.REPORTER_ANSWER, report_button(
         lambda i: ContactReply(i, ContactAnswer.NO), ReportStatus.RELAYED, own=True)),
+    # after the decision: the liaison reopens a closed report, the reporter adds a detail
+    Reopen: (Action.REOPEN_REPORT, report_button(Reopen, ReportStatus.CLOSED)),
+    AddDetail: (Action.ADD_DETAIL, report_button(AddDetail, ReportStatus.RELAYED, own=True)),
     # going down to the sectors: the draft's steps are guarded by the weakest of the three
     PickAllSectors: (Action.ALERT, fixed(PickAllSectors())),
     PickSector: (Action.ALERT, subject_sector(PickSector)),
@@ -497,6 +545,23 @@ BUTTONS: dict[type[Button], tuple[Action, Builder]] = {
     DeskExclude: (Action.EXCLUDE, sector_member(
         lambda u, s: DeskExclude(u, s, ExcludeStep.KEEP, 0))),
     DeskReinstate: (Action.REINSTATE, excluded_button(lambda u: DeskReinstate(u, 0))),
+    # the team (handlers/staff): a picker opened (acting), a removal changed one's mind about
+    StaffRefresh: (Action.MANAGE_STAFF, fixed(StaffRefresh())),
+    AppointOfficial: (Action.APPOINT_OFFICIAL, fixed(AppointOfficial())),
+    AppointAdmin: (Action.APPOINT_ADMIN, fixed(AppointAdmin())),
+    PickLiaison: (Action.SET_LIAISON, fixed(PickLiaison())),
+    StaffDismiss: (Action.DISMISS_STAFF,
+                   fixed(StaffDismiss(1, StaffRole.OFFICIAL, DismissStep.KEEP))),
+    # live administration of the sectors (handlers/sectors): each button only shows the
+    # next question, or says "nothing changed" (No, or a sector already active), so the
+    # world's sectors stay as they are
+    SectorMenu: (Action.MANAGE_SECTORS, fixed(SectorMenu(SectorOp.RETIRE))),
+    SectorTarget: (Action.MANAGE_SECTORS,
+                   spare_sector(lambda s: SectorTarget(SectorOp.RETIRE, s))),
+    MergeInto: (Action.MANAGE_SECTORS, subject_sector(lambda s: MergeInto(s, s))),
+    SectorConfirm: (Action.MANAGE_SECTORS, spare_sector(
+        lambda s: SectorConfirm(SectorOp.RETIRE, s, None, Confirm.NO))),
+    SectorRestore: (Action.MANAGE_SECTORS, spare_sector(SectorRestore)),
 }
 
 def button_rows() -> list[Row]:
@@ -516,7 +581,7 @@ Step = str | type[Button] | Drive
 # A command and the buttons it leads to are played in order, as a person would. A step
 # names a row by its command ("/start") or its button kind.
 FLOWS: list[list[Step]] = [
-    ["/start", CharterChoice, SectorPick, SkipStreet],
+    ["/start", CharterChoice, Drive(MATRIX_STREET), StreetConfirm, SectorPick, SkipStreet],
     ["/signaler", Emergency, PickCategory, PickWhen, Drive(SCREENED_TEXT), KeepText,
      Drive(i18n.t("fr", "reports.skip")), SkipPhoto, ReportConfirm],
     ["/secteur", AskMove, MoveSector],
@@ -524,6 +589,8 @@ FLOWS: list[list[Step]] = [
     ["/supprimer_mes_donnees", Erase],
     ["/langue", Language],
     ["/referents", RevokeReferent],
+    ["/zone", AreaPick],  # the file step is left with /annuler
+    ["/rues", StreetsPick, StreetsClear],
     ["/annonce", Drive(NOTICE_TEXT), PickAllSectors, PickSector, FlipSwitch, ShowPreview,
      BroadcastConfirm],
     ["/resultats", ClosePoll],
@@ -689,6 +756,8 @@ class World:
                                       chat=self.sector_groups[role][index])
         self.subject_sector = await self.sector_id(self.sector_name("referent", 0))
         self.spare_id = await self.sector_id(SPARE)
+        await self.svc.store.sectors.set_streets(
+            self.spare_id, [(MATRIX_STREET, street_key(MATRIX_STREET))])
         for role in ROLES:
             await self.recipe(role)
         mark = self.emu.mark()

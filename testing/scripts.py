@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from core import i18n
-from emulator import Person, SentMessage, TelegramEmulator
+from emulator import Group, Person, SentMessage, TelegramEmulator
 
 
 def fr(key: str, **values: Any) -> str:
@@ -152,3 +152,17 @@ async def confirm_broadcast(author: Person) -> int:
     match = re.search(r"n°(\d+)", launched.text or "")
     assert match is not None
     return int(match.group(1))
+
+
+async def pick_people(chooser: Person, prompt_key: str, button_key: str,
+                      people: list[Person]) -> None:
+    """Wait for a picker's prompt, then choose `people` with Telegram's user picker (the
+    reply-keyboard button `button_key`, a `request_users` button)."""
+    await chooser.wait_for(text=fr_part(prompt_key))
+    chooser.share_users(fr(button_key), people)
+
+
+async def pick_chat(chooser: Person, prompt_key: str, button_key: str, group: Group) -> None:
+    """Wait for a picker's prompt, then choose `group` with Telegram's chat picker."""
+    await chooser.wait_for(text=fr_part(prompt_key))
+    chooser.share_chat(fr(button_key), group)

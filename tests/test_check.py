@@ -22,6 +22,7 @@ from core.runtime.application import build_application
 from core.runtime.lifecycle import announce_checklist, running, services_of
 from core.settings import Settings
 from emulator import Group
+from storage.statuses import StaffRole
 from testing.commune import card_of, started, with_members
 from testing.scripts import send_report
 from tests.conftest import ROOT, SECTORS, Commune, fr
@@ -109,7 +110,12 @@ async def test_blocking_without_official_or_liaison(
     make_settings: Callable[..., Settings]
 ) -> None:
     bare = make_settings(roles={"officials": [], "admins": [], "liaison_chat_id": None})
-    checklist = await check.run(bare, vigie.bot, services_of(vigie).store)
+    store = services_of(vigie).store
+    # The checklist reads the roles in force, the database's: empty them there too.
+    await store.staff.dismiss(commune.official.id, StaffRole.OFFICIAL)
+    await store.staff.dismiss(commune.admin.id, StaffRole.ADMIN)
+    await store.staff.set_liaison(None)
+    checklist = await check.run(bare, vigie.bot, store)
     codes = {item.code for item in checklist.failures if item.blocking}
     assert codes == {"officials", "liaison"}
     assert checklist.blocked

@@ -448,6 +448,7 @@ async def test_figure_queries_read_indexes_and_never_sort(vigie: VigieApp) -> No
 
     from storage.stats import (
         CELLS_SQL,
+        COUNT_SQL,
         DELAYS_SQL,
         ROWS_SQL,
         SCOPE_COLUMN,
@@ -460,7 +461,8 @@ async def test_figure_queries_read_indexes_and_never_sort(vigie: VigieApp) -> No
     for scope in (None, frozenset({1, 2})):
         where, ids = _within(SCOPE_COLUMN, scope)
         for sql, params in ((STATUS_SQL, (*statuses, 0.0, 1.0, *ids)),
-                            (DELAYS_SQL, (0.0, 1.0, *ids)), (ROWS_SQL, (0.0, 1.0, *ids))):
+                            (DELAYS_SQL, (0.0, 1.0, *ids)), (ROWS_SQL, (0.0, 1.0, *ids)),
+                            (COUNT_SQL, (0.0, 1.0, *ids))):
             rows = await db.fetch_all(f"EXPLAIN QUERY PLAN {sql.format(where=where)}", params)
             plan = [str(row[3]) for row in rows]
             assert plan == ["SEARCH reports USING COVERING INDEX reports_by_created"
@@ -501,7 +503,7 @@ def test_the_bot_starts_without_the_chart_and_pdf_libraries() -> None:
     from pathlib import Path
 
     probe = ("import sys; import core.runtime.application, bot; "
-             "print(sorted(m for m in ('matplotlib', 'fpdf', 'numpy') if m in sys.modules))")
+             "print(sorted(m for m in ('matplotlib', 'fpdf', 'numpy', 'PIL') if m in sys.modules))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            check=True, cwd=Path(__file__).resolve().parent.parent)
     assert found.stdout.strip() == "[]", found.stderr

@@ -162,6 +162,7 @@ async def test_an_action_on_someone_who_left_changes_nothing(
     listing = await open_list(commune.official, "/membres", "desk.members_title")
     n = number_of(listing, "Carole")
     await services_of(vigie).store.people.leave(commune.carol.id)  # she left meanwhile
+    await quiescent(vigie, commune.emu)  # what her enrolment sent her has all arrived
     before = len(commune.carol.inbox())
     for label in (fr("desk.remind_button", n=n), fr("desk.exclude_button", n=n)):
         data = listing.callback_data(label)  # the list as it was shown before she left

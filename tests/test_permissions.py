@@ -63,6 +63,8 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     | {"sector_group": {"referent", "liaison", *STAFF}, "liaison_chat": EVERYONE},
     Action.ASK_CONTACT: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
     Action.REPORTER_ANSWER: {"private": set()},  # only with a subject: see below
+    Action.REOPEN_REPORT: dict.fromkeys(PLACES, LIAISON_ONLY) | {"liaison_chat": EVERYONE},
+    Action.ADD_DETAIL: {"private": set()},  # only the reporter, with a subject: see below
     Action.FLAG_MESSAGE: {"sector_group": {"referent", *STAFF}},
     Action.PRIVACY_NOTICE: {"private": EVERYONE},
     Action.MY_DATA: {"private": EVERYONE - {"stranger"}},
@@ -97,6 +99,14 @@ EXPECTED: dict[Action, dict[str, set[str]]] = {
     Action.REMIND_MEMBER: {"private": STAFF},  # a referent, with a subject of their sector
     Action.SHOW_ID: {"private": EVERYONE, "group": STAFF, "liaison_chat": STAFF,
                      "sector_group": {"referent", *STAFF}},
+    Action.SET_AREA: {"private": STAFF},
+    Action.SET_STREETS: {"private": STAFF},
+    Action.MANAGE_STAFF: {"private": STAFF},
+    Action.APPOINT_OFFICIAL: {"private": STAFF},
+    Action.APPOINT_ADMIN: {"private": {"admin"}},
+    Action.DISMISS_STAFF: {"private": {"admin"}},
+    Action.SET_LIAISON: {"private": {"admin"}},
+    Action.MANAGE_SECTORS: {"private": STAFF},
 }
 
 
@@ -123,6 +133,9 @@ def test_only_the_reporter_answers_a_contact_request() -> None:
     assert check(RESIDENT, Action.REPORTER_ANSWER, private, owner_id=RESIDENT.user_id)
     assert not check(RESIDENT, Action.REPORTER_ANSWER, private, owner_id=999)
     assert not check(OFFICIAL, Action.REPORTER_ANSWER, private, owner_id=999)
+    assert check(RESIDENT, Action.ADD_DETAIL, private, owner_id=RESIDENT.user_id)
+    assert not check(RESIDENT, Action.ADD_DETAIL, private, owner_id=999)
+    assert not check(LIAISON, Action.ADD_DETAIL, private, owner_id=999)
 
 
 def test_refusals_name_a_reason() -> None:

@@ -24,7 +24,7 @@ from handlers.reports import domain
 from storage import NewReport, Store
 from storage.inbox import Incoming
 from testing.commune import centre_member, started, stored_values_matching, text_message
-from testing.fences import outbox_idle, quiescent, row_settled
+from testing.fences import eventually, outbox_idle, quiescent, row_settled
 from testing.scripts import confirm_report, draft_report
 from tests.conftest import Commune, fr
 
@@ -276,3 +276,22 @@ async def test_outage_drill_small(tmp_path: Path) -> None:
     assert result.notice_duplicates <= tally.uncertain
     assert result.refused_5xx > 0  # the outage did happen
 
+
+
+async def test_a_message_sent_again_after_a_429_keeps_its_place_in_its_chat(
+    vigie: Application, commune: Commune  # type: ignore[type-arg]
+) -> None:
+    emu, alice = commune.emu, commune.alice
+    await started(alice)
+    svc = services_of(vigie)
+    emu.faults.retry_after(2, method="sendMessage")
+
+    async def refused() -> bool:
+        return any(call.status == 429 for call in emu.calls if call.method == "sendMessage")
+
+    await svc.outbox.send(text_message(alice.id, "Avis un"))
+    await eventually(refused, what="the first notice refused with a 429")
+    await svc.outbox.send(text_message(alice.id, "Avis deux"))  # due before the first's retry
+    await outbox_idle(vigie)
+    assert [m.text for m in alice.inbox() if m.text in ("Avis un", "Avis deux")] == [
+        "Avis un", "Avis deux"]

@@ -332,3 +332,17 @@ async def test_photo_too_large_and_place_outside_the_commune(
         alice.press(fr("reports.confirm"))
         await alice.wait_for(text="Envoyé !")
         await commune.liaison.wait_for(lambda m: m.kind == "location")
+
+
+async def test_the_liaison_comments_on_a_card_after_setting_its_status(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    alice, liaison = members.alice, members.liaison
+    report_id = await report(alice, "Portail forcé au local technique")
+    card = await liaison.wait_for(text=f"Signalement n°{report_id}")
+    liaison.press("Reçu")
+    received = fr("reports.status.received")
+    await alice.wait_for(text=f"n°{report_id} : {received}")
+    await members.emu.wait_until(lambda: received in (card_of(liaison, report_id).text or ""))
+    liaison.send_text("Une patrouille passera ce soir", reply_to=card.message_id)
+    await alice.wait_for(text="Une patrouille passera ce soir")

@@ -8,7 +8,7 @@ from functools import partial
 from typing import cast
 
 from telegram import Bot
-from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.ext import ApplicationBuilder
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
@@ -16,12 +16,14 @@ from core import i18n
 from core.charter import Charter
 from core.runtime import lifecycle
 from core.runtime.inbox import LANES
+from core.runtime.limiter import DirectReplyLimiter
 from core.runtime.outbox import MAX_IN_FLIGHT, OutboxWorker
 from core.runtime.persistence import SqlitePersistence
 from core.runtime.telegram_bot import VigieBot
 from core.services import CONTEXT_TYPES, KEY, Services, VigieApp
 from core.settings import Settings
 from handlers import common, desk, fallback, liaison, moderation, paperwork, privacy, reports
+from handlers.areas import flow as areas
 from handlers.broadcast import domain as broadcasts
 from handlers.broadcast import flow as broadcast
 from handlers.broadcast.progress import ProgressSweep
@@ -29,9 +31,12 @@ from handlers.dashboard import flow as dashboard
 from handlers.enrolment import groups, membership, onboarding, referents
 from handlers.moderation import domain as moderation_domain
 from handlers.reports import domain as report_domain
+from handlers.sectors import flow as sectors
+from handlers.sectors import rehome
+from handlers.staff import flow as staff
 from handlers.tips import flow as tips
 from handlers.tips.schedule import TipSchedule
-from storage import Store
+from storage import Roles, Store
 from storage.statuses import Purpose
 
 # Conversation buttons are tracked per chat on purpose (per_message=False): PTB's reminder
@@ -40,19 +45,21 @@ warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PT
 
 # Order matters within a handler group: flows first, the catch-all fallback last. Staff
 # conversations come before onboarding, so an official who has not answered the charter
-# question yet can still write a notice.
-FLOWS = (broadcast, onboarding, reports, membership, referents, moderation, privacy, groups,
-         tips, dashboard, paperwork, liaison, desk, common, fallback)
+# question yet can still write a notice. The team's pickers (handlers/staff) come first:
+# a conversation's catch-all would otherwise take their users_shared / chat_shared answers.
+FLOWS = (staff, broadcast, sectors, areas, onboarding, reports, membership, referents, moderation,
+         privacy, groups, tips, dashboard, paperwork, liaison, desk, rehome, common, fallback)
 
 
 def build_application(settings: Settings, *, rate_limited: bool = True) -> VigieApp:
-    """`rate_limited=False` lifts PTB's limiter on direct replies: for a benchmark against an
+    """`rate_limited=False` lifts the limiter on direct replies: for a benchmark against an
     emulator with its limits off (bench/updates.py), never in production."""
     assert settings.telegram.token is not None
     token = settings.telegram.token.get_secret_value()
     api, files = settings.telegram.api_base_url, settings.telegram.files_url
-    # Direct replies are rate-limited by PTB; the outbox paces itself (core/runtime/outbox.py).
-    limiter = direct_rate_limiter(settings.outbox.time_scale) if rate_limited else None
+    # Direct replies are rate-limited per chat (core/runtime/limiter.py); the outbox paces
+    # itself (core/runtime/outbox.py).
+    limiter = DirectReplyLimiter(settings.outbox.time_scale) if rate_limited else None
     # One connection per update handled at once (the default pool holds one).
     bot = VigieBot(token, base_url=api, base_file_url=files, rate_limiter=limiter,
                    request=HTTPXRequest(connection_pool_size=LANES + 4))
@@ -90,13 +97,6 @@ def build_application(settings: Settings, *, rate_limited: bool = True) -> Vigie
     return app
 
 
-def direct_rate_limiter(time_scale: float) -> AIORateLimiter:
-    """PTB's limiter for direct replies, its windows shrunk by the outbox's time scale so
-    a scaled run (tests, demo, bench) waits scaled time; at scale 1, PTB's defaults."""
-    return AIORateLimiter(overall_time_period=1 / time_scale,
-                          group_time_period=60 / time_scale, max_retries=3)
-
-
 def background(app: VigieApp, svc: Services) -> None:
     """Everything that runs off the path of an update: what the outbox does when a row of
     a given purpose settles, and the repeating jobs. (The retention purge is armed at
@@ -132,8 +132,17 @@ def background(app: VigieApp, svc: Services) -> None:
     jobs.run_repeating(paperwork.renewal_reminder, interval=86400, first=5,
                        name="protocol_renewal")
     # Who belongs to the liaison group, asked of Telegram off the path of any update,
-    # through the outbox's bot (no direct-reply limiter), 20 calls a minute at most. Armed
-    # always: the liaison chat can become a group while the bot runs.
+    # through the outbox's bot (no direct-reply limiter), 20 calls a minute at most. Paused
+    # unless the liaison is a group (the roles live in the database and can change while
+    # the bot runs): a job firing for nothing every few seconds is one a stop must cancel.
     every = liaison.LiaisonCheck.interval(svc.settings.outbox.time_scale)
-    jobs.run_repeating(liaison.LiaisonCheck(svc, svc.outbox.bot), interval=every,
-                       first=every, name="liaison_check")
+    check = jobs.run_repeating(liaison.LiaisonCheck(svc, svc.outbox.bot), interval=every,
+                               first=every, name="liaison_check")
+    check.enabled = False
+
+    def follow_liaison(roles: Roles) -> None:
+        wanted = roles.liaison_chat_id is not None and roles.liaison_chat_id < 0
+        if check.enabled != wanted:
+            check.enabled = wanted
+
+    svc.roles_listeners.append(follow_liaison)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner
@@ -24,12 +24,13 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from core import i18n
 from core.permissions import BOT_RIGHTS_IN_SECTOR_GROUP
 from core.settings import Settings
-from storage import Store
+from storage import Roles, Store
 from storage.db import FileFacts, inspect
 
 # A webhook error older than this is history, not a present problem.
 WEBHOOK_ERROR_FRESH = 3600.0
 MARK = {True: "✓", False: "✗"}
+NOTE = "ℹ"  # a line that is neither good nor bad: a value in force, a difference explained
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,23 @@ class Item:
     values: Mapping[str, str | int] = field(default_factory=dict)
     fix: str | None = None
     blocking: bool = False
+    note: bool = False  # informative: shown with NOTE and its `fix` (a catalogue key under check)
 
     def render(self, language: str) -> str:
         values = {name: _shown(value, language) for name, value in self.values.items()}
-        line = f"{MARK[self.ok]} {i18n.t(language, f'check.{self.key}', **values)}"
-        if not self.ok and self.fix is not None:
+        mark = NOTE if self.note else MARK[self.ok]
+        line = f"{mark} {i18n.t(language, f'check.{self.key}', **values)}"
+        if self.note and self.fix is not None:
+            line += f"\n   → {i18n.t(language, f'check.{self.fix}', **values)}"
+        elif not self.ok and self.fix is not None:
             line += f"\n   → {i18n.t(language, f'check.fix.{self.fix}', **values)}"
         return line
 
 
 def _shown(value: str | int, language: str) -> str | int:
-    """Values that name a catalogue text (a group right) are shown in the reader's words."""
-    if isinstance(value, str) and value.startswith("groups.right_"):
+    """Values that name a catalogue text (a group right, "nobody") are shown in the reader's
+    words."""
+    if isinstance(value, str) and value.startswith(("groups.right_", "check.nobody")):
         return i18n.t(language, value)
     return value
 
@@ -112,28 +118,87 @@ def database(facts: FileFacts) -> Item:
     return Item("database", True, "database", {"version": facts.version})
 
 
-def roles(settings: Settings) -> list[Item]:
-    configured = settings.roles
+@dataclass(frozen=True)
+class Current:
+    """The staff, the liaison chat and the active sectors in force: the database's (they
+    change in the bot), or config.toml's when there is no current database yet (the first
+    start seeds it from the file)."""
+
+    roles: Roles
+    sectors: dict[str, int | None]  # active sector name → its group's id, if linked
+    from_database: bool
+
+
+def configured_roles(settings: Settings) -> Roles:
+    seed = settings.roles
+    return Roles(tuple(seed.officials), tuple(seed.admins), seed.liaison_chat_id)
+
+
+async def current(settings: Settings, store: Store | None, facts: FileFacts | None
+                  ) -> Current:
+    if store is None or (facts is not None and facts.pending):
+        # No database, or one the next start migrates: what the file says is what will be.
+        return Current(configured_roles(settings),
+                       {sector.name: None for sector in settings.sectors}, False)
+    active = await store.sectors.active()
+    return Current(await store.staff.load(), {s.name: s.chat_id for s in active}, True)
+
+
+def _people(ids: Iterable[int]) -> str:
+    return ", ".join(str(i) for i in sorted(ids))
+
+
+def roles(settings: Settings, now: Current | None = None) -> list[Item]:
+    """Who runs the scheme, as it is in force (the database once it exists)."""
+    held = now.roles if now is not None else configured_roles(settings)
     items = [
-        Item("officials", True, "officials", {"count": len(configured.officials)})
-        if configured.officials else
+        Item("officials", True, "officials", {"count": len(held.officials)})
+        if held.officials else
         Item("officials", False, "no_official", fix="no_official", blocking=True),
         Item("liaison", True, "liaison")
-        if configured.liaison_chat_id is not None else
+        if held.liaison_chat_id is not None else
         Item("liaison", False, "no_liaison", fix="no_liaison", blocking=True),
     ]
-    if not configured.admins:
+    if not held.admins:
         items.append(Item("admins", True, "no_admin"))
-    return items
+    if now is None or not now.from_database:
+        return items
+    nobody = "check.nobody"
+    items += [
+        Item("current:officials", True, "current_officials",
+             {"people": _people(held.officials) or nobody}, note=True),
+        Item("current:admins", True, "current_admins",
+             {"people": _people(held.admins) or nobody}, note=True),
+        Item("current:liaison", True, "current_liaison",
+             {"chat": nobody if held.liaison_chat_id is None else str(held.liaison_chat_id)},
+             note=True),
+    ]
+    return items + differences(settings, now)
 
 
-async def sectors(settings: Settings, store: Store | None, bot: Bot) -> list[Item]:
-    """Each configured sector has a group, and the bot may still do its job there."""
-    linked: dict[str, int | None] = {sector.name: None for sector in settings.sectors}
-    if store is not None:
-        for sector in await store.sectors.active():
-            if sector.name in linked:
-                linked[sector.name] = sector.chat_id
+def differences(settings: Settings, now: Current) -> list[Item]:
+    """Where config.toml and the database differ: the latest change wins (storage/staff.py,
+    storage/sectors.apply_config), so each such line says which way it will go."""
+    file, held = configured_roles(settings), now.roles
+    pairs: list[tuple[str, str, str]] = [
+        ("officials", _people(file.officials), _people(held.officials)),
+        ("admins", _people(file.admins), _people(held.admins)),
+        ("liaison", "" if file.liaison_chat_id is None else str(file.liaison_chat_id),
+         "" if held.liaison_chat_id is None else str(held.liaison_chat_id)),
+    ]
+    names = sorted(sector.name for sector in settings.sectors)
+    if sorted(n.casefold() for n in names) != sorted(n.casefold() for n in now.sectors):
+        pairs.append(("sectors", ", ".join(names), ", ".join(sorted(now.sectors))))
+    return [Item(f"differs:{what}", True, f"differs_{what}",
+                 {"config": config or "check.nobody", "current": held or "check.nobody"},
+                 fix="latest_wins", note=True)
+            for what, config, held in pairs if config != held]
+
+
+async def sectors(settings: Settings, store: Store | None, bot: Bot,
+                  now: Current | None = None) -> list[Item]:
+    """Each active sector has a group, and the bot may still do its job there."""
+    linked = now.sectors if now is not None else (await current(settings, store, None)).sectors
     items: list[Item] = []
     for name, chat_id in linked.items():
         if chat_id is None:
@@ -164,17 +229,19 @@ async def _group_rights(bot: Bot, name: str, chat_id: int) -> Item:
     return Item(code, True, "sector", values)
 
 
-async def reachable(settings: Settings, store: Store | None, bot: Bot) -> list[Item]:
+async def reachable(settings: Settings, store: Store | None, bot: Bot,
+                    now: Current | None = None) -> list[Item]:
     """Everyone the scheme relies on has started the bot (so it may write to them)."""
+    held = now.roles if now is not None else configured_roles(settings)
     roles_of: dict[int, str] = {}
-    for user_id in settings.roles.officials:
+    for user_id in held.officials:
         roles_of.setdefault(user_id, "official")
-    for user_id in settings.roles.admins:
+    for user_id in held.admins:
         roles_of.setdefault(user_id, "admin")
-    if store is not None:
+    if store is not None and (now is None or now.from_database):
         for user_id in await store.referents.all_referents():
             roles_of.setdefault(user_id, "referent")
-    liaison = settings.roles.liaison_chat_id
+    liaison = held.liaison_chat_id
     if liaison is not None and liaison > 0:
         roles_of.setdefault(liaison, "liaison")
     items = [await _probe(bot, user_id, role) for user_id, role in roles_of.items()]
@@ -238,10 +305,11 @@ async def run(settings: Settings, bot: Bot, store: Store | None,
         assert store is not None
         items.append(Item("database", True, "database",
                           {"version": await store.db.schema_version()}))
-    items += roles(settings)
+    now = await current(settings, store, facts)
+    items += roles(settings, now)
     if token_item.ok:
-        items += await sectors(settings, store, bot)
-        items += await reachable(settings, store, bot)
+        items += await sectors(settings, store, bot, now)
+        items += await reachable(settings, store, bot, now)
         hook = await webhook(settings, bot)
         if hook is not None:
             items.append(hook)

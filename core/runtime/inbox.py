@@ -40,6 +40,7 @@ from telegram.warnings import PTBUserWarning
 
 from core import logs
 from core.runtime.persistence import SqlitePersistence
+from core.runtime.telegram_bot import VigieBot
 from storage import Store
 from storage.conversations import Write
 from storage.inbox import KEEP_DONE_SECONDS, InboxRow, Incoming
@@ -210,10 +211,13 @@ class UpdateInbox:
     def _sender(self, item: dict[str, Any]) -> int | None:
         """Who the update comes from, so that erasure can drop it before it is handled.
         The parsed update is kept for its handling, which then need not parse it again."""
-        try:
-            update = Update.de_json(item, self.app.bot)
-        except Exception:
-            return None
+        bot = self.app.bot
+        update = bot.parsed(item["update_id"]) if isinstance(bot, VigieBot) else None
+        if update is None:  # a webhook's update, or one the check did not parse
+            try:
+                update = Update.de_json(item, bot)
+            except Exception:
+                return None
         self._parsed[update.update_id] = update
         user = update.effective_user
         return user.id if user is not None else None
@@ -382,7 +386,9 @@ class UpdateInbox:
         if ended and self.persistence is not None:
             async with self.persistence.collecting() as writes:
                 await self.app.update_persistence()
-        async with self.store.transaction():
+        # Attempts alone need not wait for the disk: counted so that an update that kills
+        # the process is skipped at last, they must survive a crash, and do (WAL).
+        async with self.store.transaction(durable=bool(ended or writes)):
             if writes:
                 await self.store.conversations.apply(writes)
             for update_id in begun:

@@ -94,6 +94,16 @@ def may_have_arrived(error: TelegramError) -> bool:
         cause, httpx.TransportError) and not isinstance(cause, _NOT_SENT)
 
 
+def _first_of_each_chat(rows: list[OutboxRow]) -> dict[tuple[int, int], int]:
+    """(chat, priority) → its oldest due row. Rows come sorted by due time, and a row put
+    back after a 429 is due later than the chat's newer rows: the oldest still goes first."""
+    first: dict[tuple[int, int], int] = {}
+    for row in rows:
+        key = (row.chat_id, row.priority)
+        first[key] = min(first.get(key, row.id), row.id)
+    return first
+
+
 def _retry_after_seconds(error: RetryAfter) -> float:
     value = error.retry_after
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
@@ -177,8 +187,11 @@ class OutboxWorker:
     async def _dispatch_due(self) -> float:
         """Send what is due and may go now; return how long to idle (0: look again at once)."""
         loop = asyncio.get_running_loop()
-        rows = await self.store.outbox.due(time.time(), BATCH)
+        now_wall = time.time()
+        rows = await self.store.outbox.due(now_wall, BATCH)
         idle = self.settings.poll_interval_seconds
+        behind = await self.store.outbox.waiting_retries(now_wall)
+        first = _first_of_each_chat(rows)
         waiting: set[int] = set()  # chats whose oldest row waits: later rows wait too (order)
         sent = 0
         # A pass is short, so a row queued meanwhile (a report's card while a notice goes
@@ -187,7 +200,10 @@ class OutboxWorker:
         for row in rows:
             if self._stopping or loop.time() > deadline:
                 break
-            if row.chat_id in self._busy or row.chat_id in waiting:
+            if row.id != first[row.chat_id, row.priority]:
+                continue  # an older row of this chat, further down the list, goes first
+            if (row.chat_id in self._busy or row.chat_id in waiting
+                    or row.id > behind.get(row.chat_id, row.id)):
                 waiting.add(row.chat_id)
                 continue
             now = loop.time()

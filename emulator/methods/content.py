@@ -7,6 +7,7 @@ from typing import Any
 
 from emulator.errors import bad_request, too_many_requests
 from emulator.htmltext import EntityParseError, ParsedText, parse_text
+from emulator.journal import message_record
 from emulator.methods.base import Params
 from emulator.state import JSON, Chat, Message, State
 
@@ -149,7 +150,7 @@ def publish(
         # Telegram echoes only inline keyboards in the Message object.
         content["reply_markup"] = markup
     visible = content.get("text", content.get("caption"))
-    return state.post(
+    message = state.post(
         chat,
         state.bot.id,
         kind,
@@ -163,6 +164,8 @@ def publish(
         disable_notification=params.boolean("disable_notification"),
         history=[visible] if visible is not None else [],
     )
+    state.journal.record("sent", chat.id, message_record(message))
+    return message
 
 
 def text_content(parsed: ParsedText) -> JSON:

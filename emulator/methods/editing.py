@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from emulator.errors import NOT_MODIFIED, QUERY_TOO_OLD, bad_request
 from emulator.htmltext import ParsedText
+from emulator.journal import message_record
 from emulator.methods.access import member_chat, require_right, writable_chat
 from emulator.methods.base import Params, method
 from emulator.methods.content import (
@@ -58,6 +60,7 @@ def delete_message(state: State, params: Params) -> bool:
     if others and chat.is_group and not state.bot_has_right(chat, "can_delete_messages"):
         raise bad_request("message can't be deleted")
     message.deleted = True
+    state.journal.record("deleted", chat.id, message_record(message))
     state.changed.notify_all()
     return True
 
@@ -68,6 +71,7 @@ def pin_chat_message(state: State, params: Params) -> bool:
     require_right(state, chat, "can_pin_messages", _PIN_RIGHTS)
     message = _existing(chat, params, "message to pin not found")
     message.pinned = True
+    state.journal.record("pinned", chat.id, partial(_message_id, message))
     state.changed.notify_all()
     return True
 
@@ -82,6 +86,7 @@ def unpin_chat_message(state: State, params: Params) -> bool:
         pinned = [m for m in chat.messages.values() if m.pinned][-1:]
     for message in pinned:
         message.pinned = False
+        state.journal.record("unpinned", chat.id, partial(_message_id, message))
     state.changed.notify_all()
     return True
 
@@ -100,6 +105,7 @@ def stop_poll(state: State, params: Params) -> JSON:
     if markup is not None:
         message.content["reply_markup"] = markup
         message.markup = markup
+    state.journal.record("edited", chat.id, message_record(message))
     # Telegram tells the bot about polls it stops, as about votes on its polls.
     state.updates.push("poll", poll.to_api())
     return poll.to_api()
@@ -112,17 +118,21 @@ def answer_callback_query(state: State, params: Params) -> bool:
     if query is None or query.answered or time.monotonic() - query.created > CALLBACK_QUERY_TTL:
         raise bad_request(QUERY_TOO_OLD)
     query.answered = True
-    state.callback_answers.append(
-        {
-            "callback_query_id": query_id,
-            "text": params.text("text"),
-            "show_alert": params.boolean("show_alert"),
-            "url": params.text("url"),
-            "cache_time": params.integer("cache_time", 0),
-        }
-    )
+    answer = {
+        "callback_query_id": query_id,
+        "text": params.text("text"),
+        "show_alert": params.boolean("show_alert"),
+        "url": params.text("url"),
+        "cache_time": params.integer("cache_time", 0),
+    }
+    state.callback_answers.append(answer)
+    state.journal.record("answered", None, lambda: dict(answer))
     state.changed.notify_all()
     return True
+
+
+def _message_id(message: Message) -> JSON:
+    return {"message_id": message.message_id}
 
 
 def _existing(chat: Chat, params: Params, missing: str) -> Message:
@@ -181,4 +191,5 @@ def _apply_edit(
     message.edit_date = now_timestamp()
     if message.visible_text != old_visible and message.visible_text is not None:
         message.history.append(message.visible_text)
+    state.journal.record("edited", message.chat_id, message_record(message))
     state.changed.notify_all()

@@ -21,6 +21,7 @@ from handlers.dashboard.stats import (
     BROADCAST_KINDS,
     SMALL,
     Figures,
+    PeriodTotal,
     Translate,
     commentary,
     format_duration,
@@ -42,7 +43,8 @@ class AnnualReport:
     commune: str
     year: int
     figures: Figures
-    previous: Figures | None  # the same dates a year before, when the bot was running then
+    # The same dates a year before, when the bot was running then: their total is enough.
+    previous: Figures | PeriodTotal | None
     current_year: bool  # figures up to today, and today's membership shown
     generated: date
 

@@ -310,7 +310,17 @@ def chart_panels(figures: Figures, t: Translate) -> list[tuple[str, list[tuple[s
 
 # --- the commentary of the annual report --------------------------------------------------
 
-def commentary(figures: Figures, previous: Figures | None, t: Translate) -> list[str]:
+@dataclass(frozen=True)
+class PeriodTotal:
+    """How many reports a period had, and nothing else: all the annual report compares
+    with the year before (counted in one query, not a second year of figures)."""
+
+    period: Period
+    total: int
+
+
+def commentary(figures: Figures, previous: Figures | PeriodTotal | None,
+               t: Translate) -> list[str]:
     """A few plain sentences drawn from the figures, every count masked under 3."""
     under = t("dashboard.under_three")
     year = figures.period.start.year
@@ -330,7 +340,7 @@ def commentary(figures: Figures, previous: Figures | None, t: Translate) -> list
     return lines
 
 
-def _comparison(total: int, previous: Figures, t: Translate) -> str:
+def _comparison(total: int, previous: Figures | PeriodTotal, t: Translate) -> str:
     under = t("dashboard.under_three")
     before, year = previous.total, previous.period.start.year
     if total < SMALL or before < SMALL:
@@ -364,6 +374,7 @@ def _untriaged_comment(figures: Figures, under: str, t: Translate) -> str:
 
 # --- the export --------------------------------------------------------------------------
 
+QUARTER_HOUR = 900.0
 CSV_COLUMNS = ("id", "date", "sector", "category", "occurred", "status", "untriaged",
                "grouped", "delay")
 
@@ -381,6 +392,7 @@ class CsvExport:
         self.names, self.zone, self.t = names, zone, t
         self.yes, self.no = t("dashboard.yes"), t("dashboard.no")
         self.labels: dict[tuple[str, str], str] = {}
+        self.days: dict[int, str] = {}  # by quarter hour: see `_day`
         self.rows = 0
         self.writer.writerow([t(f"dashboard.csv.{column}") for column in CSV_COLUMNS])
 
@@ -391,12 +403,23 @@ class CsvExport:
                                 else label_of(kind, code, self.t))
         return self.labels[key]
 
+    def _day(self, at: float) -> str:
+        """The commune's calendar day of an instant. Every time zone's offset, and so every
+        change of it, falls on a quarter hour: one conversion per quarter hour, not per row."""
+        quarter = int(at // QUARTER_HOUR)
+        day = self.days.get(quarter)
+        if day is None:
+            day = self.days[quarter] = datetime.fromtimestamp(
+                quarter * QUARTER_HOUR, self.zone).date().isoformat()
+        return day
+
     def write(self, facts: Sequence[ReportFacts]) -> None:
+        self.days.clear()  # a slice's quarter hours only: memory stays a slice's
         for fact in facts:
             delay = answer_delay(fact)
             self.writer.writerow([
                 fact.id,
-                datetime.fromtimestamp(fact.created_at, self.zone).date().isoformat(),
+                self._day(fact.created_at),
                 _cell(self.names.get(fact.sector_id or 0, "?")),
                 self._label("category", fact.category),
                 self._label("when", fact.occurred),

@@ -30,7 +30,7 @@ from handlers.desk.buttons import (
     RequestsPage,
 )
 from handlers.desk.domain import Listed
-from handlers.desk.lists import excluded_screen, members_screen, requests_screen, show
+from handlers.desk.lists import excluded_screen, members_screen, requests_screen
 from handlers.enrolment.buttons import Decision
 from handlers.enrolment.groups import settle_join
 from handlers.moderation.exclusion import exclude_person, is_protected, reinstate_person
@@ -41,35 +41,35 @@ from storage import JoinRequest
 
 @guarded(Action.LIST_REQUESTS)
 async def requests_list(turn: Turn) -> None:
-    await show(turn, await requests_screen(turn, 0))
+    await turn.show(*await requests_screen(turn, 0))
 
 
 @guarded(Action.LIST_REQUESTS)
 async def requests_page(turn: Turn) -> None:
     await turn.answer()
-    await show(turn, await requests_screen(turn, turn.button(RequestsPage).page))
+    await turn.show(*await requests_screen(turn, turn.button(RequestsPage).page))
 
 
 @guarded(Action.LIST_MEMBERS)
 async def members_list(turn: Turn) -> None:
-    await show(turn, await members_screen(turn, 0))
+    await turn.show(*await members_screen(turn, 0))
 
 
 @guarded(Action.LIST_MEMBERS)
 async def members_page(turn: Turn) -> None:
     await turn.answer()
-    await show(turn, await members_screen(turn, turn.button(MembersPage).page))
+    await turn.show(*await members_screen(turn, turn.button(MembersPage).page))
 
 
 @guarded(Action.LIST_EXCLUDED)
 async def excluded_list(turn: Turn) -> None:
-    await show(turn, await excluded_screen(turn, 0))
+    await turn.show(*await excluded_screen(turn, 0))
 
 
 @guarded(Action.LIST_EXCLUDED)
 async def excluded_page(turn: Turn) -> None:
     await turn.answer()
-    await show(turn, await excluded_screen(turn, turn.button(ExcludedPage).page))
+    await turn.show(*await excluded_screen(turn, turn.button(ExcludedPage).page))
 
 
 # --- acting from a list ------------------------------------------------------------------
@@ -91,7 +91,7 @@ async def decide_join(turn: Turn) -> None:
                           else "enrolment.decided_declined")
     else:
         await turn.answer("enrolment.already_decided", alert=True)
-    await show(turn, await requests_screen(turn, button.page))
+    await turn.show(*await requests_screen(turn, button.page))
 
 
 async def load_to_remind(turn: Turn) -> Listed:
@@ -107,7 +107,7 @@ async def remind(turn: Turn) -> None:
     else:
         await domain.remind(turn.svc, turn.actor.user_id, member)
         await turn.answer("desk.reminded")
-    await show(turn, await members_screen(turn, turn.button(DeskRemind).page))
+    await turn.show(*await members_screen(turn, turn.button(DeskRemind).page))
 
 
 async def load_to_exclude(turn: Turn) -> Listed:
@@ -128,7 +128,7 @@ async def exclude(turn: Turn) -> None:
             await turn.answer(refusal, alert=True)
         elif button.step is ExcludeStep.ASK:
             await turn.answer()
-            await show(turn, await _confirm_exclusion(turn, member, button.page))
+            await turn.show(*await _confirm_exclusion(turn, member, button.page))
             return
         else:
             assert member.person is not None
@@ -137,7 +137,7 @@ async def exclude(turn: Turn) -> None:
             await turn.answer("moderation.excluded")
     else:
         await turn.answer()
-    await show(turn, await members_screen(turn, button.page))
+    await turn.show(*await members_screen(turn, button.page))
 
 
 async def _confirm_exclusion(turn: Turn, member: Listed, page: int
@@ -167,7 +167,7 @@ async def reinstate(turn: Turn) -> None:
         await reinstate_person(turn.svc, turn.context.bot, turn.actor.user_id,
                                excluded.person, "desk")
         await turn.answer("moderation.reinstated")
-    await show(turn, await excluded_screen(turn, turn.button(DeskReinstate).page))
+    await turn.show(*await excluded_screen(turn, turn.button(DeskReinstate).page))
 
 
 # --- /id ---------------------------------------------------------------------------------

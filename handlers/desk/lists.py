@@ -14,13 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
 
 from core.buttons import Button
 from core.notify import mentions_now
 from core.permissions import Action, check
-from core.turn import NO_PREVIEW, Turn
+from core.turn import Turn
 from handlers.desk.buttons import (
     DeskExclude,
     DeskJoin,
@@ -169,19 +167,3 @@ async def excluded_screen(turn: Turn, page: int) -> Screen:
                                      DeskReinstate(row.user_id, page))])
     keyboard.append(_paging(turn, page, len(rows), total, ExcludedPage))
     return "\n".join(lines), InlineKeyboardMarkup(keyboard)
-
-
-async def show(turn: Turn, screen: Screen) -> None:
-    """A new message for a command; the pressed message changed in place for a button."""
-    text, markup = screen
-    query = turn.update.callback_query
-    if query is None:
-        await turn.context.bot.send_message(turn.place.chat_id, text, parse_mode=ParseMode.HTML,
-                                            reply_markup=markup, link_preview_options=NO_PREVIEW)
-        return
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                      link_preview_options=NO_PREVIEW)
-    except BadRequest as error:
-        if "not modified" not in error.message.lower():
-            raise

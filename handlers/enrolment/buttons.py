@@ -1,5 +1,6 @@
-"""The enrolment flows' buttons: the charter, the sector pickers, the street, join cards,
-referent applications, revoking a referent, moving and leaving.
+"""The enrolment flows' buttons: the charter, the sector pickers, the street (and the sector
+a typed street matched), join cards, referent applications, revoking a referent, moving and
+leaving.
 
 Each kind names its prefix once (`core.buttons`); handlers match `Kind.pattern()` and read
 `turn.button(Kind)`, keyboards and outbox cards call `.pack()`. Nothing else spells one.
@@ -50,6 +51,14 @@ class SectorPick(Button, prefix="sector_pick"):
 @dataclass(frozen=True)
 class SkipStreet(Button, prefix="street_skip"):
     """Onboarding: no street given."""
+
+
+@dataclass(frozen=True)
+class StreetConfirm(Button, prefix="street_match"):
+    """Onboarding: the street I typed is in this sector (YES), or I choose myself (NO)."""
+
+    sector_id: int
+    answer: Confirm
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from handlers.enrolment.buttons import (
     ReferentDecision,
     RevokeReferent,
     SkipStreet,
+    StreetConfirm,
 )
 from storage import Sector
 
@@ -52,6 +53,15 @@ async def sector_keyboard(svc: Services, pick: Callable[[int], Button]) -> Inlin
 def street_keyboard(language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(i18n.t(language, "enrolment.skip_street"),
                                           SkipStreet())]])
+
+
+def street_match_keyboard(language: str, sector_id: int) -> InlineKeyboardMarkup:
+    """"Rue des Lilas → secteur Centre-bourg ?": Yes, or choose the sector myself."""
+    return InlineKeyboardMarkup([[
+        _button(i18n.t(language, "areas.enrolment.yes"), StreetConfirm(sector_id, Confirm.YES)),
+        _button(i18n.t(language, "areas.enrolment.choose"),
+                StreetConfirm(sector_id, Confirm.NO)),
+    ]])
 
 
 def move_keyboard(language: str) -> InlineKeyboardMarkup:

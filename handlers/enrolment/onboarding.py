@@ -2,9 +2,17 @@
 
 A ConversationHandler whose states are the steps; every choice is written to the database
 as it is made, so the conversation only remembers which question comes next.
+
+The sector is a button, a shared location inside a sector's area, or, once sectors have
+street lists (/rues), the street the resident types: it is matched to those lists
+(`core.streets`) and the sector found is only proposed, with Yes / Choose myself; a street
+close to streets of two sectors, or to none, gets the sector buttons. The typed street is
+kept (as `people.street`) only when they say yes; it waits in a draft until then.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import (
@@ -16,16 +24,29 @@ from telegram.ext import (
     filters,
 )
 
-from core import geo, logs
+from core import geo, logs, streets
 from core.commands import command
+from core.drafts import draft, key_of
 from core.permissions import Action
 from core.services import VigieApp, VigieContext
-from core.turn import Turn, guarded
+from core.turn import Turn, guarded, standing_of
 from handlers.common import cancel_conversation
 from handlers.enrolment import domain
-from handlers.enrolment.buttons import CharterAnswer, CharterChoice, SectorPick, SkipStreet
+from handlers.enrolment.buttons import (
+    CharterAnswer,
+    CharterChoice,
+    Confirm,
+    SectorPick,
+    SkipStreet,
+    StreetConfirm,
+)
 from handlers.enrolment.groups import is_muted, review_join, settle_join
-from handlers.enrolment.keyboards import charter_screens, sector_keyboard, street_keyboard
+from handlers.enrolment.keyboards import (
+    charter_screens,
+    sector_keyboard,
+    street_keyboard,
+    street_match_keyboard,
+)
 from storage import Sector
 from storage.statuses import PersonStatus
 
@@ -35,14 +56,32 @@ CHARTER, SECTOR, STREET = range(3)
 STREET_MAX = 80
 
 
-async def show_charter(turn: Turn) -> int:
-    for text, markup in charter_screens(turn.svc, turn.language):
-        await turn.say(text, markup)
+@draft("street_match")
+@dataclass
+class StreetDraft:
+    """The street a resident typed at the sector step, and the sector it was matched to,
+    until they confirm (it is then their `people.street`) or choose themselves."""
+
+    typed: str = ""
+    sector_id: int = 0
+
+
+async def show_charter(turn: Turn, lead: str | None = None) -> int:
+    """The charter and its question; `lead` (a text already worded) opens its first
+    screen, so a turn stays within the messages Telegram lets a bot send at once."""
+    for index, (text, markup) in enumerate(charter_screens(turn.svc, turn.language)):
+        await turn.say(f"{lead}\n\n{text}" if lead and index == 0 else text, markup)
     return CHARTER
 
 
-async def ask_sector(turn: Turn) -> int:
-    await turn.reply("enrolment.choose_sector", await sector_keyboard(turn.svc, SectorPick))
+async def ask_sector(turn: Turn, lead: str | None = None) -> int:
+    """The sector buttons, with how else to find one (a typed street) in the same message,
+    and `lead` (what was just done, worded) before them: one message, not three."""
+    parts = [lead] if lead else []
+    parts.append(turn.t("enrolment.choose_sector"))
+    if await turn.svc.store.sectors.street_counts():
+        parts.append(turn.t("areas.enrolment.or_street"))
+    await turn.say("\n\n".join(parts), await sector_keyboard(turn.svc, SectorPick))
     if turn.svc.sector_polygons:
         location = ReplyKeyboardMarkup(
             [[KeyboardButton(turn.t("enrolment.share_location"), request_location=True)]],
@@ -58,13 +97,13 @@ async def start(turn: Turn) -> int:
     if person.status == PersonStatus.EXCLUDED:
         await turn.reply("denied.excluded")
         return ConversationHandler.END
-    await turn.reply("start.welcome", commune=turn.svc.settings.commune.name)
+    welcome = turn.t("start.welcome", commune=turn.svc.settings.commune.name)
     if not turn.actor.charter_current or person.status == PersonStatus.REFUSED:
-        return await show_charter(turn)
+        return await show_charter(turn, lead=welcome)
     if turn.actor.is_member:
-        await turn.reply("start.already_member")
+        await turn.say(f"{welcome}\n\n{turn.t('start.already_member')}")
         return ConversationHandler.END
-    return await ask_sector(turn)
+    return await ask_sector(turn, lead=welcome)
 
 
 @guarded(Action.ACCEPT_CHARTER)
@@ -85,18 +124,20 @@ async def answer_charter(turn: Turn) -> int:
         await turn.reply("charter.refused")
         return ConversationHandler.END
     await domain.accept_charter(store, person, choice.version, turn.language)
-    await turn.reply("charter.accepted")
     pending = await store.join_requests.pending_for(user_id)
     if person.status == PersonStatus.ENROLLED or pending is not None:
+        await turn.reply("charter.accepted")
         if person.status != PersonStatus.ENROLLED and pending is not None:
             # They asked to join this sector's group first: that is their sector.
             await store.people.enrol(user_id, pending.sector_id, None)
         return await finish(turn)
-    return await ask_sector(turn)
+    return await ask_sector(turn, lead=turn.t("charter.accepted"))
 
 
 async def enrol_in(turn: Turn, sector: Sector, confirmation: str) -> int:
     """Record the sector, then say so (never the other way round), then ask the street."""
+    if turn.context.user_data is not None:  # a street proposal left unanswered
+        turn.context.user_data.pop(key_of(StreetDraft), None)
     await domain.choose_sector(turn.svc.store, turn.actor.user_id, sector)
     await turn.reply(confirmation, ReplyKeyboardRemove(), sector=sector.name)
     await turn.reply("enrolment.ask_street", street_keyboard(turn.language), limit=STREET_MAX)
@@ -124,6 +165,60 @@ async def locate(turn: Turn) -> int | None:
     sectors = await sector_keyboard(turn.svc, SectorPick)
     await turn.reply("enrolment.location_outside", sectors)
     return None
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def typed_street(turn: Turn) -> int | None:
+    """The sector step, answered with a street: propose the sector whose list holds it."""
+    store = turn.svc.store
+    known = await store.sectors.all_streets()
+    if not known:
+        await turn.reply("enrolment.use_buttons")
+        return None
+    value = " ".join(turn.text.split())
+    if not value or len(value) > STREET_MAX:
+        await turn.reply("enrolment.street_too_long", limit=STREET_MAX)
+        return None
+    found = streets.match_street(value, known)
+    log.info("street.matched", verdict=str(found.verdict), score=round(found.score))
+    if found.verdict is streets.Verdict.MATCH and found.sector_id is not None:
+        sector = await store.sectors.get(found.sector_id)
+        if sector is not None and sector.active:
+            if turn.context.user_data is not None:
+                turn.context.user_data[key_of(StreetDraft)] = StreetDraft(value, sector.id)
+            await turn.reply("areas.enrolment.match", street_match_keyboard(
+                turn.language, sector.id), street=found.street, sector=sector.name)
+            return None
+    keyboard = await sector_keyboard(turn.svc, SectorPick)
+    if found.verdict is streets.Verdict.AMBIGUOUS:
+        names = [s.name for s in await store.sectors.active() if s.id in found.sectors]
+        await turn.reply("areas.enrolment.ambiguous", keyboard, sectors=", ".join(names))
+    else:
+        await turn.reply("areas.enrolment.unknown", keyboard)
+    return None
+
+
+@guarded(Action.CHOOSE_SECTOR)
+async def confirm_street(turn: Turn) -> int | None:
+    """Yes: that sector, and the typed street kept; Choose myself: the sector buttons."""
+    pressed = turn.button(StreetConfirm)
+    await turn.answer()
+    await turn.edit(None, None)  # the proposal is answered: its buttons go
+    data = turn.context.user_data
+    found = data.pop(key_of(StreetDraft), None) if data is not None else None
+    sector = await turn.svc.store.sectors.get(pressed.sector_id)
+    keyboard = await sector_keyboard(turn.svc, SectorPick)
+    if pressed.answer is Confirm.NO:
+        await turn.reply("enrolment.choose_sector", keyboard)
+        return None
+    if (not isinstance(found, StreetDraft) or found.sector_id != pressed.sector_id
+            or sector is None or not sector.active):
+        await turn.reply("areas.enrolment.stale", keyboard)
+        return None
+    await domain.choose_sector(turn.svc.store, turn.actor.user_id, sector)
+    await turn.svc.store.people.enrol(turn.actor.user_id, sector.id, found.typed)
+    await turn.reply("enrolment.sector_chosen", ReplyKeyboardRemove(), sector=sector.name)
+    return await finish(turn)
 
 
 @guarded(Action.CHOOSE_SECTOR)
@@ -176,12 +271,13 @@ async def charter_notice(update: Update, context: VigieContext) -> None:
     if user is None or chat is None or chat.type != chat.PRIVATE:
         return
     svc = context.svc
-    person = await svc.store.people.get(user.id)
-    version = svc.charter.version
+    # One read, left for this update's guard (core.turn.actor_of) so it need not read again.
+    standing = await standing_of(svc, user.id, update.update_id)
+    person, version = standing.person, svc.charter.version
     if (person is None or person.status != PersonStatus.ENROLLED
             or person.charter_notice_version >= version):
         return
-    if (await svc.store.charter.latest_version(user.id) or 0) >= version:
+    if (standing.charter_accepted or 0) >= version:
         return
     await svc.store.people.mark_charter_notice(user.id, version)
     turn = await Turn.build(update, context)
@@ -200,7 +296,9 @@ def register(app: VigieApp) -> None:
         states={
             CHARTER: [charter_button],
             SECTOR: [CallbackQueryHandler(choose_sector, pattern=SectorPick.pattern()),
-                     MessageHandler(filters.LOCATION & private, locate)],
+                     CallbackQueryHandler(confirm_street, pattern=StreetConfirm.pattern()),
+                     MessageHandler(filters.LOCATION & private, locate),
+                     MessageHandler(filters.TEXT & ~filters.COMMAND & private, typed_street)],
             STREET: [CallbackQueryHandler(skip_street, pattern=SkipStreet.pattern()),
                      MessageHandler(filters.TEXT & ~filters.COMMAND & private, street)],
         },

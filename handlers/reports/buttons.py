@@ -143,3 +143,20 @@ class AskContact(Button, prefix="contact"):
 class ContactReply(Button, prefix="contact_reply"):
     report_id: int
     answer: ContactAnswer
+
+
+# --- after the decision: reopening a closed report, a detail added by the reporter ------
+
+
+@dataclass(frozen=True)
+class Reopen(Button, prefix="report_reopen"):
+    """On the liaison's card of a closed report: the reason is asked for next."""
+
+    report_id: int
+
+
+@dataclass(frozen=True)
+class AddDetail(Button, prefix="report_detail"):
+    """In /mes_signalements, on each report still open: the reporter adds a detail."""
+
+    report_id: int

@@ -19,13 +19,14 @@ from core.services import Services
 from handlers.reports.buttons import (
     AskContact,
     LiaisonStatus,
+    Reopen,
     SetStatus,
     Triage,
     TriageDecision,
     WarnSector,
 )
-from storage import Message, Report
-from storage.reports import FINAL
+from storage import Message, OutboxRow, Report
+from storage.reports import FINAL, REOPENABLE, TRANSITIONS
 from storage.statuses import Purpose, ReportStatus
 
 # The liaison's status buttons keep their short catalogue keys.
@@ -78,15 +79,24 @@ async def card_text(svc: Services, report: Report, language: str, similar: int =
 
 
 def status_buttons(report: Report, language: str) -> Buttons:
-    """The liaison's card: the four statuses, then the sector warning and the contact."""
-
-    def status(choice: LiaisonStatus) -> tuple[str, str]:
-        return i18n.t(language, STATUS_LABELS[choice]), SetStatus(report.id, choice).pack()
-
-    return [[status(LiaisonStatus.RECEIVED), status(LiaisonStatus.PATROL)],
-            [status(LiaisonStatus.CLOSED), status(LiaisonStatus.UNFOUNDED)],
+    """The liaison's card: the statuses the report may still take from where it is (two a
+    line), then the sector warning and the contact."""
+    onward = [choice for choice in LiaisonStatus if choice.status in TRANSITIONS[report.status]]
+    statuses = [(i18n.t(language, STATUS_LABELS[choice]), SetStatus(report.id, choice).pack())
+                for choice in onward]
+    return [*(statuses[i:i + 2] for i in range(0, len(statuses), 2)),
             [(i18n.t(language, "reports.warn_sector"), WarnSector(report.id).pack()),
              (i18n.t(language, "reports.ask_contact"), AskContact(report.id).pack())]]
+
+
+def liaison_buttons(report: Report, language: str) -> Buttons | None:
+    """What the liaison's card offers now: the statuses while the report is open; once it
+    is closed or unfounded, only reopening it; nothing for a report that is over."""
+    if report.status in REOPENABLE:
+        return [[(i18n.t(language, "reports.reopen.button"), Reopen(report.id).pack())]]
+    if report.status in FINAL:
+        return None
+    return status_buttons(report, language)
 
 
 def triage_buttons(report: Report, language: str) -> Buttons:
@@ -146,8 +156,9 @@ async def refresh_cards(svc: Services, report: Report, similar: int = 0) -> list
         payload: dict[str, object] = {
             "message_id_of": row.id, "parse_mode": ParseMode.HTML,
             "text": await card_text(svc, report, language, similar)}
-        if is_liaison and report.status not in FINAL:
-            payload["reply_markup"] = inline_keyboard(status_buttons(report, language))
+        buttons = liaison_buttons(report, language) if is_liaison else None
+        if buttons is not None:  # without reply_markup, Telegram drops the keyboard
+            payload["reply_markup"] = inline_keyboard(buttons)
         edits.append(Message(row.chat_id, "editMessageText", payload, Purpose.RELAY_EDIT,
                              ref_of(report.id)))
     return edits
@@ -155,7 +166,8 @@ async def refresh_cards(svc: Services, report: Report, similar: int = 0) -> list
 
 def triage_card_buttons(report: Report, language: str) -> Buttons | None:
     """What a referent's card still offers: every decision while the report waits for
-    triage; once it is relayed, only the warning to the sector; nothing once it is over."""
+    triage; once it is relayed (or reopened), only the warning to the sector; nothing once
+    it is over."""
     if report.status == ReportStatus.TRIAGE:
         return triage_buttons(report, language)
     if report.status in FINAL:
@@ -191,4 +203,40 @@ async def triage_cards(svc: Services, report: Report) -> list[Message]:
             referent, await card_text(svc, report, language), Purpose.TRIAGE_CARD,
             ref_of(report.id), dedupe_key=f"triage:{report.id}:{referent}:{version}",
             buttons=triage_buttons(report, language), protect=True))
+    return messages
+
+
+def _latest_card(rows: list[OutboxRow], chat_id: int) -> int | None:
+    """The Telegram message id of the newest card delivered to `chat_id`, if any."""
+    delivered = [row.message_id for row in rows
+                 if row.chat_id == chat_id and row.message_id is not None]
+    return delivered[-1] if delivered else None
+
+
+async def detail_messages(svc: Services, report: Report, detail: str) -> list[Message]:
+    """A detail the reporter added, for whoever handles the report now: its sector's
+    referents while it waits for triage, else the liaison and the officials (the cards of
+    the report it is grouped under). A reply to their card where it was delivered, else a
+    message of its own, which names the report too."""
+    if report.status == ReportStatus.TRIAGE:
+        rows = await svc.store.outbox.by_ref(Purpose.TRIAGE_CARD, ref_of(report.id))
+        chats = list(dict.fromkeys(row.chat_id for row in rows)) or list(
+            await svc.store.referents.of_sector(report.sector_id or 0))
+    else:
+        rows = await svc.store.outbox.by_ref(Purpose.RELAY_CARD,
+                                             ref_of(report.similar_to or report.id))
+        # A report held for want of a liaison reached nobody yet: its detail waits with it.
+        chats = await recipients(svc) if svc.roles.liaison_chat_id is not None else []
+    messages = []
+    for chat_id in chats:
+        _, language = await _card_language(svc, chat_id)
+        message = html_message(
+            chat_id, i18n.t(language, "reports.detail.relayed", id=report.id,
+                            detail=escape(detail)),
+            Purpose.REPORT_DETAIL, ref_of(report.id), protect=True)
+        card = _latest_card(rows, chat_id)
+        if card is not None:
+            message.payload["reply_parameters"] = {"message_id": card,
+                                                   "allow_sending_without_reply": True}
+        messages.append(message)
     return messages

@@ -26,6 +26,7 @@ from handlers.reports.buttons import (
     When,
 )
 from handlers.reports.cards import (
+    detail_messages,
     ref_of,
     refresh_cards,
     relay_messages,
@@ -34,6 +35,7 @@ from handlers.reports.cards import (
 )
 from storage import Message, NewReport, Report
 from storage.outbox import OutboxRow
+from storage.reports import DETAIL_EVENT, FINAL, REOPENABLE
 from storage.statuses import Purpose, ReportStatus
 
 log = logs.get("reports")
@@ -179,18 +181,24 @@ async def set_status(svc: Services, report: Report, choice: LiaisonStatus, actor
         language = await language_of(svc, moved.reporter_id or 0)
         label = i18n.t(language, f"reports.status.{status}")
         messages = await _tell_reporter(svc, moved, "reports.status_dm", status=label)
-        if moved.triaged_by is not None:
-            referent_language = await language_of(svc, moved.triaged_by)
-            messages.append(html_message(
-                moved.triaged_by,
-                i18n.t(referent_language, "reports.status_referent", id=moved.id,
-                       status=i18n.t(referent_language, f"reports.status.{status}")),
-                Purpose.STATUS_NOTICE, ref_of(moved.id)))
+        messages += await _tell_referent_of_status(svc, moved)
         messages += await refresh_cards(svc, moved)
         await svc.store.outbox.enqueue(messages)
         await svc.store.audit.record(actor_id, f"report.{status}", ref_of(report.id))
     svc.outbox.wake()
     return moved
+
+
+async def _tell_referent_of_status(svc: Services, report: Report) -> list[Message]:
+    """The referent who triaged the report hears of its new status, in their language."""
+    if report.triaged_by is None:
+        return []
+    language = await language_of(svc, report.triaged_by)
+    return [html_message(
+        report.triaged_by,
+        i18n.t(language, "reports.status_referent", id=report.id,
+               status=i18n.t(language, f"reports.status.{report.status}")),
+        Purpose.STATUS_NOTICE, ref_of(report.id))]
 
 
 async def _tell_reporter(svc: Services, report: Report, key: str, **values: str
@@ -304,6 +312,72 @@ async def comment(svc: Services, report: Report, text: str, actor_id: int) -> No
                                                             comment=text))
         await svc.store.audit.record(actor_id, "report.commented", ref_of(report.id))
     svc.outbox.wake()
+
+
+async def ask_reopen_reason(svc: Services, report: Report, chat_id: int, card_id: int | None,
+                            actor_id: int) -> bool:
+    """The liaison pressed Rouvrir: ask why, as a force-reply under the card (the answer
+    is routed by this message, see liaison.answer_to_bot). Asked once per closing: False
+    if it was asked already (a second press, or two at once)."""
+    is_liaison_chat = chat_id == svc.roles.liaison_chat_id
+    language = svc.settings.commune.language if is_liaison_chat else await language_of(
+        svc, chat_id)
+    version = len(await svc.store.reports.history(report.id))
+    message = html_message(
+        chat_id, i18n.t(language, "reports.reopen.ask_reason", id=report.id,
+                        limit=svc.settings.reports.description_max),
+        Purpose.REOPEN_REQUEST, ref_of(report.id), markup={"force_reply": True},
+        dedupe_key=f"reopen-ask:{report.id}:{chat_id}:{version}")
+    if card_id is not None:
+        message.payload["reply_parameters"] = {"message_id": card_id,
+                                               "allow_sending_without_reply": True}
+    async with svc.store.transaction():
+        queued = await svc.store.outbox.enqueue([message])
+        if queued:
+            await svc.store.audit.record(actor_id, "report.reopen_asked", ref_of(report.id))
+    svc.outbox.wake()
+    return bool(queued)
+
+
+async def reopen(svc: Services, report: Report, reason: str, actor_id: int) -> Report | None:
+    """Closed or unfounded → reopened, once (a conditional transition: two answers at once
+    reopen it once). The reporter is told why; the triaging referent and every card follow."""
+    async with svc.store.transaction():
+        moved = await svc.store.reports.transition(report.id, ReportStatus.REOPENED, actor_id,
+                                                   note=reason)
+        if moved is None:
+            return None
+        messages = await _tell_reporter(svc, moved, "reports.reopen.reporter_dm", reason=reason)
+        messages += await _tell_referent_of_status(svc, moved)
+        messages += await refresh_cards(svc, moved)
+        await svc.store.outbox.enqueue(messages)
+        await svc.store.audit.record(actor_id, "report.reopened", ref_of(report.id))
+    svc.outbox.wake()
+    return moved
+
+
+def reopenable(report: Report) -> bool:
+    return report.status in REOPENABLE
+
+
+def open_for_details(report: Report) -> bool:
+    """A detail is still useful: the report is neither dismissed, closed nor unfounded."""
+    return report.status not in FINAL
+
+
+async def add_detail(svc: Services, report: Report, text: str) -> bool:
+    """The reporter's detail joins the report's history and reaches whoever handles it
+    now; False if the report was closed (or dismissed) meanwhile: nothing is stored."""
+    async with svc.store.transaction():
+        current = await svc.store.reports.get(report.id)
+        if current is None or not open_for_details(current):
+            return False
+        await svc.store.reports.note(current.id, DETAIL_EVENT, current.reporter_id, text)
+        await svc.store.outbox.enqueue(await detail_messages(svc, current, text))
+        await svc.store.audit.record(current.reporter_id, "report.detail_added",
+                                     ref_of(current.id))
+    svc.outbox.wake()
+    return True
 
 
 async def relay_overdue(svc: Services) -> int:

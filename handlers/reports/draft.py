@@ -90,3 +90,11 @@ def take(user_data: dict[str, Any] | None) -> ReportDraft | None:
     found = current(user_data)
     user_data.pop(KEY, None)
     return found
+
+
+@draft("report_detail")
+@dataclass
+class DetailDraft:
+    """Which report the reporter is adding a detail to (/mes_signalements → the button)."""
+
+    report_id: int

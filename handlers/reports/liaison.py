@@ -1,7 +1,8 @@
 """The gendarmerie liaison's side of a relayed report: its status (which the reporter,
 the triaging referent and every copy of the card see), a cleaned warning to the sector,
-a request to contact the reporter (who stays anonymous unless they agree), and replies
-to the bot's messages: the liaison's comment on a card, the reporter's added detail."""
+a request to contact the reporter (who stays anonymous unless they agree), reopening a
+closed report with a reason, and replies to the bot's messages: the liaison's comment on a
+card or reason for reopening, the reporter's answer to a referent's question."""
 
 from __future__ import annotations
 
@@ -15,8 +16,21 @@ from core.screening import screen
 from core.services import VigieApp, VigieContext
 from core.turn import Turn, guarded
 from handlers.reports import domain
-from handlers.reports.buttons import AskContact, ContactAnswer, ContactReply, SetStatus, WarnSector
-from handlers.reports.subjects import answered_card, answered_question, replied_row, report_of
+from handlers.reports.buttons import (
+    AskContact,
+    ContactAnswer,
+    ContactReply,
+    Reopen,
+    SetStatus,
+    WarnSector,
+)
+from handlers.reports.subjects import (
+    answered_card,
+    answered_question,
+    answered_reopen_question,
+    replied_row,
+    report_of,
+)
 from storage import Report
 from storage.statuses import Purpose
 
@@ -79,16 +93,30 @@ async def answer_to_bot(update: Update, context: VigieContext) -> None:
     purpose = row.purpose if row else None
     if purpose == Purpose.PRECISION_REQUEST:
         await add_precision(update, context)
+    elif purpose == Purpose.REOPEN_REQUEST:
+        await reopen_reason(update, context)
     elif purpose == Purpose.RELAY_CARD:
         await liaison_comment(update, context)
     elif turn.place.kind is ChatKind.PRIVATE:
         await turn.reply("fallback.text")
 
 
+async def too_long(turn: Turn, text: str) -> bool:
+    """A reply longer than the reports' limit is refused whole, never cut: the person is
+    told the limit and replies again."""
+    limit = turn.svc.settings.reports.description_max
+    if len(text) <= limit:
+        return False
+    await turn.reply("reports.reply_too_long", limit=limit, length=len(text))
+    return True
+
+
 @guarded(Action.REPORTER_ANSWER, subject=answered_question)
 async def add_precision(turn: Turn) -> None:
     report: Report = turn.subject
-    text = turn.text.strip()[: turn.svc.settings.reports.description_max]
+    text = turn.text.strip()
+    if await too_long(turn, text):
+        return
     flags = ",".join(screen(text)) or None
     if await domain.add_precision(turn.svc, report, text, flags):
         await turn.reply("reports.precision_added", id=report.id)
@@ -99,9 +127,47 @@ async def add_precision(turn: Turn) -> None:
 @guarded(Action.SET_REPORT_STATUS, subject=answered_card)
 async def liaison_comment(turn: Turn) -> None:
     report: Report = turn.subject
-    text = turn.text.strip()[: turn.svc.settings.reports.description_max]
+    text = turn.text.strip()
+    if await too_long(turn, text):
+        return
     await domain.comment(turn.svc, report, text, turn.actor.user_id)
     await turn.reply("reports.comment_sent", id=report.id)
+
+
+@guarded(Action.REOPEN_REPORT, subject=report_of(Reopen))
+async def reopen(turn: Turn) -> None:
+    """Rouvrir, on the liaison's card of a closed report: the reason is asked next."""
+    report: Report = turn.subject
+    if not domain.reopenable(report):
+        await turn.answer("reports.reopen.not_closed", alert=True,
+                          status=turn.t(f"reports.status.{report.status}"))
+        return
+    query = turn.update.callback_query
+    card = query.message.message_id if query and query.message else None
+    asked = await domain.ask_reopen_reason(turn.svc, report, turn.place.chat_id, card,
+                                           turn.actor.user_id)
+    await turn.answer("reports.reopen.asked" if asked else "reports.reopen.asked_already",
+                      id=report.id)
+
+
+@guarded(Action.REOPEN_REPORT, subject=answered_reopen_question)
+async def reopen_reason(turn: Turn) -> None:
+    """The liaison's reason, as a reply to the question: the report is reopened once."""
+    report: Report = turn.subject
+    reason = turn.text.strip()
+    limit = turn.svc.settings.reports.description_max
+    if not reason:
+        await turn.reply("reports.reopen.reason_empty", id=report.id)
+        return
+    if len(reason) > limit:
+        await turn.reply("reports.reopen.reason_too_long", limit=limit, length=len(reason))
+        return
+    if await domain.reopen(turn.svc, report, reason, turn.actor.user_id) is None:
+        current = await turn.svc.store.reports.get(report.id) or report
+        await turn.reply("reports.reopen.not_closed",
+                         status=turn.t(f"reports.status.{current.status}"))
+        return
+    await turn.reply("reports.reopen.done", id=report.id)
 
 
 def handlers(app: VigieApp) -> list[BaseHandler[Update, VigieContext, Any]]:
@@ -112,4 +178,5 @@ def handlers(app: VigieApp) -> list[BaseHandler[Update, VigieContext, Any]]:
         CallbackQueryHandler(warn_sector, pattern=WarnSector.pattern()),
         CallbackQueryHandler(ask_contact, pattern=AskContact.pattern()),
         CallbackQueryHandler(answer_contact, pattern=ContactReply.pattern()),
+        CallbackQueryHandler(reopen, pattern=Reopen.pattern()),
     ]

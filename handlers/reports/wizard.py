@@ -1,5 +1,5 @@
 """/signaler: a resident's observation, step by step; a referent's flag in a sector group;
-/mes_signalements.
+/mes_signalements (with, on each report still open, the button to add a detail: details.py).
 
 Predefined choices come before free text (category, when), the description is screened,
 location and photo are optional, and nothing is sent before the resident confirms a
@@ -43,6 +43,7 @@ from handlers.common import cancel_conversation
 from handlers.reports import domain
 from handlers.reports import draft as drafts
 from handlers.reports.buttons import (
+    AddDetail,
     Category,
     Confirm,
     Confirmation,
@@ -259,7 +260,11 @@ async def my_reports(turn: Turn) -> None:
                      category=turn.t(f"reports.category.{r.category}"),
                      date=time.strftime("%d/%m", time.localtime(r.created_at)),
                      status=turn.t(f"reports.status.{r.status}")) for r in mine]
-    await turn.say("\n".join(lines))
+    # A detail may still be added to each report that is not over.
+    buttons = [[InlineKeyboardButton(turn.t("reports.detail.button", id=r.id),
+                                     callback_data=AddDetail(r.id).pack())]
+               for r in mine if domain.open_for_details(r)]
+    await turn.say("\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
 @guarded(Action.FLAG_MESSAGE)
