@@ -100,9 +100,20 @@ def configure(
     # aiosqlite logs every statement with its parameters (texts people wrote) at DEBUG.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _TickSkipped) for f in scheduler.filters):
+        scheduler.addFilter(_TickSkipped())
     # PTB's DEBUG lines dump whole updates and API calls: names and report texts.
     telegram_level = max(logging.getLevelName(level), logging.INFO)
     logging.getLogger("telegram").setLevel(telegram_level)
+
+
+class _TickSkipped(logging.Filter):
+    """A repeating job's tick skipped while its previous run goes on (a progress sweep
+    during a 10,000-chat notice) is how those jobs are meant to work: no warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:

@@ -10,7 +10,6 @@ network. The narration's words are in demo/narration.py.
 
 from __future__ import annotations
 
-import logging
 import random
 import tempfile
 from dataclasses import dataclass
@@ -137,12 +136,12 @@ async def run_demo(quiet: bool = True, output: Path = OUTPUT) -> int:
     luck = random.getstate()
     random.seed(SEED)  # the same tip each run (the bot picks one at random)
     try:
-        return await play(quiet, output)
+        return await play(output)
     finally:
         random.setstate(luck)
 
 
-async def play(quiet: bool, output: Path) -> int:
+async def play(output: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp, TelegramEmulator(
         token=DEMO_TOKEN, bot_username="vigie_demo_bot", limits=Limits(scale=SCALE),
         journal=True,
@@ -151,8 +150,6 @@ async def play(quiet: bool, output: Path) -> int:
         transcript = Transcript(emu, cast.names())
         transcript.heading(say.STEPS["setup"])
         async with running(build_application(demo_settings(emu, Path(tmp), cast))) as app:
-            if quiet:  # a job skipped at 20x speed is no news for the audience
-                logging.getLogger("apscheduler").setLevel(logging.ERROR)
             show = Show(emu, app, cast, transcript, output)
             try:
                 await enrolment(show)

@@ -1,8 +1,10 @@
 """The SQLite connection: pragmas, migrations, and one writer at a time.
 
 One aiosqlite connection serves the whole bot. Handlers and the outbox worker are separate
-asyncio tasks sharing it, so every statement runs inside `transaction()`, which holds an
+asyncio tasks sharing it, so every write runs inside `transaction()`, which holds an
 asyncio lock: a task's half-finished transaction can never swallow another task's writes.
+A read outside a transaction takes the same lock (it must not see another task's
+uncommitted rows) but no BEGIN: one SELECT is its own consistent snapshot.
 A task that is already inside a transaction re-enters it, so repository calls compose into
 one atomic unit (a report and its outbox rows are committed together).
 
@@ -421,12 +423,26 @@ class Database:
             return cursor.rowcount
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self.transaction() as conn:
-            return await (await conn.execute(sql, tuple(params))).fetchone()
+        """The first row (callers ask for one: a key, an aggregate, or LIMIT 1)."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self.transaction() as conn:
-            return list(await (await conn.execute(sql, tuple(params))).fetchall())
+        # One trip to the database's thread: no BEGIN and COMMIT around a single SELECT
+        # (SQLite reads one consistent snapshot per statement), and execute and fetch
+        # together. It is paid on every update handled. Inside a caller's transaction it
+        # reads that transaction; otherwise it waits for the writer in progress, whose
+        # uncommitted rows the shared connection would see.
+        task = asyncio.current_task()
+        if self._owner is task and task is not None:
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
+        async with self._lock:
+            taken = time.perf_counter()
+            try:
+                return list(await self.conn.execute_fetchall(sql, tuple(params)))
+            finally:
+                if self.lock_recorder is not None:
+                    self.lock_recorder(time.perf_counter() - taken)
 
     async def backup(self, target: Path) -> None:
         """Online copy through SQLite's backup API: safe while the bot runs."""

@@ -46,17 +46,13 @@ class Inbox:
         """Store a batch in one transaction; an update id seen before is ignored.
         Returns how many were new."""
         now = time.time()
-        added = 0
+        rows = [(update.update_id, json.dumps(update.payload, ensure_ascii=False),
+                 update.user_id, now) for update in updates]
         async with self.db.transaction() as conn:
-            for update in updates:
-                cursor = await conn.execute(
-                    "INSERT INTO inbox (update_id, payload, user_id, received_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING",
-                    (update.update_id, json.dumps(update.payload, ensure_ascii=False),
-                     update.user_id, now),
-                )
-                added += cursor.rowcount
-        return added
+            cursor = await conn.executemany(
+                "INSERT INTO inbox (update_id, payload, user_id, received_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (update_id) DO NOTHING", rows)
+            return max(cursor.rowcount, 0)
 
     async def pending(self, limit: int, after: int | None = None) -> list[InboxRow]:
         """Updates not handled yet, in Telegram's order (only those past `after`, if given:
@@ -68,17 +64,20 @@ class Inbox:
         return [InboxRow(row[0], json.loads(row[1]) if row[1] is not None else None, row[2])
                 for row in rows]
 
-    async def begin(self, update_id: int) -> None:
+    async def begin(self, *update_ids: int) -> None:
         """Count an attempt before handling: an update that keeps killing the process is
         recognised and skipped instead of being retried forever."""
-        await self.db.execute(
-            "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ?", (update_id,))
+        async with self.db.transaction() as conn:
+            await conn.executemany("UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ?",
+                                   [(update_id,) for update_id in update_ids])
 
-    async def done(self, update_id: int) -> None:
+    async def done(self, *update_ids: int) -> None:
         """Handled: forget what it said and who sent it, keep the id for dedupe."""
-        await self.db.execute(
-            "UPDATE inbox SET payload = NULL, user_id = NULL, done_at = ? WHERE update_id = ?",
-            (time.time(), update_id))
+        now = time.time()
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE inbox SET payload = NULL, user_id = NULL, done_at = ? WHERE update_id = ?",
+                [(now, update_id) for update_id in update_ids])
 
     async def prune(self, before: float) -> int:
         """Forget the ids of updates handled before `before`."""

@@ -111,3 +111,15 @@ async def jobs_idle(app: Any, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         return not getattr(executor, "_pending_futures", ())
 
     await eventually(idle, timeout, "every running job finished")
+
+
+async def button_answer(emu: TelegramEmulator, query: dict[str, Any]) -> dict[str, Any]:
+    """The bot's answer to a button press (its toast or alert), once it has come."""
+
+    def find() -> dict[str, Any] | None:
+        return next((answer for answer in emu.callback_answers
+                     if answer["callback_query_id"] == query["id"]), None)
+
+    found: dict[str, Any] | None = await emu.wait_until(find)
+    assert found is not None
+    return found

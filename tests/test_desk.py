@@ -19,7 +19,7 @@ from testing.commune import (
     stored_values_matching,
     with_members,
 )
-from testing.fences import quiescent
+from testing.fences import button_answer, quiescent
 from testing.scripts import enrol, fr_part, fr_start
 
 Bot = Application  # type: ignore[type-arg]
@@ -34,12 +34,7 @@ def number_of(message: SentMessage, name: str) -> int:
 
 async def answered(commune: Commune, query: dict[str, object]) -> dict[str, object]:
     """The bot's answer to a button press (its toast or alert)."""
-    def find() -> dict[str, object] | None:
-        return next((a for a in commune.emu.callback_answers
-                     if a["callback_query_id"] == query["id"]), None)
-    found = await commune.emu.wait_until(find)
-    assert found is not None
-    return found
+    return await button_answer(commune.emu, query)
 
 
 def now(commune: Commune, message: SentMessage) -> SentMessage:

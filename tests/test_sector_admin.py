@@ -27,7 +27,7 @@ from testing.commune import (
     report,
     with_members,
 )
-from testing.fences import eventually, quiescent
+from testing.fences import button_answer, eventually, quiescent
 from testing.scripts import enrol, fr_part, fr_start
 
 Bot = Application  # type: ignore[type-arg]
@@ -58,12 +58,7 @@ async def pick(person: Person, op: SectorOp, name: str) -> None:
 
 
 async def answered(commune: Commune, query: dict[str, object]) -> dict[str, object]:
-    def find() -> dict[str, object] | None:
-        return next((a for a in commune.emu.callback_answers
-                     if a["callback_query_id"] == query["id"]), None)
-    found = await commune.emu.wait_until(find)
-    assert found is not None
-    return found
+    return await button_answer(commune.emu, query)
 
 
 async def active_names(app: Bot) -> list[str]:

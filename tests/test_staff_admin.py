@@ -21,7 +21,7 @@ from emulator import Person, SentMessage
 from handlers.staff.buttons import AppointAdmin
 from storage.statuses import LiaisonSource
 from testing.commune import make_referent, report, started, with_members
-from testing.fences import quiescent
+from testing.fences import button_answer, quiescent
 from testing.scripts import CHARTER_QUESTION, fr_part, fr_start, pick_chat, pick_people
 
 ALERT = command(Action.ALERT).name
@@ -41,12 +41,7 @@ async def open_team(person: Person) -> SentMessage:
 
 async def answered(commune: Commune, query: dict[str, Any]) -> str:
     """The text of the bot's answer to a button press (its toast or alert)."""
-    def find() -> dict[str, Any] | None:
-        return next((a for a in commune.emu.callback_answers
-                     if a["callback_query_id"] == query["id"]), None)
-    found = await commune.emu.wait_until(find)
-    assert found is not None
-    return str(found.get("text") or "")
+    return str((await button_answer(commune.emu, query)).get("text") or "")
 
 
 def menu(commune: Commune, chat_id: int) -> list[str]:

@@ -391,10 +391,10 @@ class UpdateInbox:
         async with self.store.transaction(durable=bool(ended or writes)):
             if writes:
                 await self.store.conversations.apply(writes)
-            for update_id in begun:
-                await self.store.inbox.begin(update_id)
-            for update_id in ended:
-                await self.store.inbox.done(update_id)
+            if begun:
+                await self.store.inbox.begin(*begun)
+            if ended:
+                await self.store.inbox.done(*ended)
 
     async def _maintenance(self) -> None:
         """Forget old done ids and conversations idle past their timeout."""

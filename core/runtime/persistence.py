@@ -76,6 +76,10 @@ class SqlitePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[Any
         self.store = store
         # Conversation name → seconds its rows may stay idle (its conversation_timeout).
         self.expire_after: dict[str, float] = {}
+        # People whose scratch data has a row: PTB hands over every person's (mostly
+        # empty) data after each update, and deleting a row that is not there is a
+        # database round trip per update for nothing.
+        self._with_data: set[int] = set()
 
     @property
     def data_expiry(self) -> float:
@@ -86,6 +90,7 @@ class SqlitePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[Any
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         await self.store.open()  # PTB initialises before the rest of start-up opens it
         stored = await self.store.conversations.user_data(time.time() - self.data_expiry)
+        self._with_data = set(stored)
         return {user_id: drafts.decode(data) for user_id, data in stored.items()}
 
     async def get_conversations(self, name: str) -> dict[ConversationKey, object]:
@@ -118,6 +123,8 @@ class SqlitePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[Any
             # Kept in memory only: one bad value must not block the person's other updates.
             log.warning("persistence.user_data_not_json", user=user_id, keys=sorted(data))
             return
+        if not data and user_id not in self._with_data:
+            return  # nothing stored, nothing to delete
         await self._write(DataWrite(user_id, data or None))
 
     async def drop_user_data(self, user_id: int) -> None:
@@ -148,6 +155,11 @@ class SqlitePersistence(BasePersistence[dict[str, Any], dict[Any, Any], dict[Any
         return None  # every write is committed when it is made
 
     async def _write(self, write: Write) -> None:
+        if isinstance(write, DataWrite):
+            if write.data:
+                self._with_data.add(write.user_id)
+            else:
+                self._with_data.discard(write.user_id)
         batch = _batch.get()
         if batch is not None:
             batch.append(write)

@@ -50,9 +50,7 @@ async def appoint(svc: Services, app: TaskRunner, bot: Bot, actor_id: int, user_
             return "staff.already"
         await svc.store.audit.record(actor_id, "staff.appointed", subject_of(user_id),
                                      role=str(role))
-    await svc.reload_roles()
-    await notify(svc, user_id, f"staff.appointed_dm_{role}", Purpose.STAFF)
-    menus.refresh(app, svc, bot, [user_id])
+    await _applied(svc, app, bot, user_id, f"staff.appointed_dm_{role}")
     return None
 
 
@@ -70,10 +68,16 @@ async def dismiss(svc: Services, app: TaskRunner, bot: Bot, actor_id: int, user_
         await staff.dismiss(user_id, role)
         await svc.store.audit.record(actor_id, "staff.dismissed", subject_of(user_id),
                                      role=str(role))
-    await svc.reload_roles()
-    await notify(svc, user_id, f"staff.dismissed_dm_{role}", Purpose.STAFF)
-    menus.refresh(app, svc, bot, [user_id])
+    await _applied(svc, app, bot, user_id, f"staff.dismissed_dm_{role}")
     return None
+
+
+async def _applied(svc: Services, app: TaskRunner, bot: Bot, user_id: int, told: str) -> None:
+    """A role changed: in force from the next update, the person told (through the
+    outbox), their menu set again in the background."""
+    await svc.reload_roles()
+    await notify(svc, user_id, told, Purpose.STAFF)
+    menus.refresh(app, svc, bot, [user_id])
 
 
 async def liaison_refusal(svc: Services, chat_id: int) -> str | None:
