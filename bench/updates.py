@@ -32,7 +32,7 @@ from emulator import Limits, Person, TelegramEmulator
 from testing.local import local_settings
 
 PEOPLE = int(os.environ.get("VIGIE_BENCH_PEOPLE", "500"))
-ROUNDS = int(os.environ.get("VIGIE_BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("VIGIE_BENCH_ROUNDS", "5"))
 TIMEOUT = 300.0
 
 
