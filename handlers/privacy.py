@@ -57,10 +57,22 @@ async def my_data(turn: Turn) -> None:
                      actions=len(data["actions"]))
 
 
+def role_first(turn: Turn) -> str | None:
+    """Someone who holds a role gives it up before erasing: the scheme must not lose its
+    referent, official or liaison without anyone deciding it. The refusal's key, if any."""
+    actor = turn.actor
+    if actor.referent_of:
+        return "privacy.referent_first"
+    if actor.is_staff or (actor.is_liaison and actor.user_id == turn.svc.roles.liaison_chat_id):
+        return "privacy.staff_first"
+    return None
+
+
 @guarded(Action.ERASE_MY_DATA)
 async def ask_erase(turn: Turn) -> None:
-    if turn.actor.referent_of:
-        await turn.reply("privacy.referent_first")
+    refusal = role_first(turn)
+    if refusal is not None:
+        await turn.reply(refusal)
         return
     await turn.reply("privacy.erase_confirm", erase_keyboard(turn))
 
@@ -71,8 +83,9 @@ async def erase(turn: Turn) -> None:
     if turn.button(Erase).answer is not Confirm.YES:
         await turn.reply("privacy.erase_kept")
         return
-    if turn.actor.referent_of:  # appointed between the question and the answer
-        await turn.reply("privacy.referent_first")
+    refusal = role_first(turn)  # appointed between the question and the answer
+    if refusal is not None:
+        await turn.reply(refusal)
         return
     sector = await turn.svc.store.sectors.get(turn.actor.sector_id or 0)
     if sector is not None and sector.chat_id is not None:

@@ -44,6 +44,9 @@ class Privacy:
             "referent_of": _rows(await db.fetch_all(
                 "SELECT s.name AS sector, r.appointed_at FROM referents r"
                 " JOIN sectors s ON s.id = r.sector_id WHERE r.user_id = ?", (user_id,))),
+            "staff_roles": _rows(await db.fetch_all(
+                "SELECT role, appointed_at FROM staff WHERE user_id = ? ORDER BY role",
+                (user_id,))),
             "join_requests": _rows(await db.fetch_all(
                 "SELECT s.name AS sector, j.status, j.requested_at FROM join_requests j"
                 " JOIN sectors s ON s.id = j.sector_id WHERE j.user_id = ?", (user_id,))),
@@ -93,6 +96,9 @@ class Privacy:
                 ("UPDATE report_events SET actor_id = NULL, note = NULL WHERE actor_id = ?",
                  (user_id,)),
                 ("UPDATE referents SET appointed_by = NULL WHERE appointed_by = ?", (user_id,)),
+                # A role they gave someone else stays, without who gave it.
+                ("UPDATE staff SET appointed_by = NULL WHERE appointed_by = ?", (user_id,)),
+                ("DELETE FROM staff WHERE user_id = ?", (user_id,)),
                 ("UPDATE join_requests SET decided_by = NULL WHERE decided_by = ?", (user_id,)),
                 ("UPDATE referent_applications SET decided_by = NULL WHERE decided_by = ?",
                  (user_id,)),

@@ -10,7 +10,7 @@ from telegram.ext import Application
 from core.runtime.lifecycle import services_of
 from testing.commune import make_referent, report, stored_values_matching
 from testing.fences import quiescent
-from testing.scripts import draft_report
+from testing.scripts import CHARTER_QUESTION, draft_report
 from tests.conftest import Commune, fr
 
 
@@ -97,3 +97,16 @@ async def test_erasure_in_the_middle_of_a_report_draft_sends_nothing(
     reports = await services_of(vigie).store.db.fetch_one("SELECT COUNT(*) FROM reports")
     assert reports is not None and reports[0] == 0
     assert not any("Signalement n°" in (m.text or "") for m in members.liaison.inbox())
+
+
+async def test_an_official_must_be_dismissed_before_erasing(
+    vigie: Application, members: Commune  # type: ignore[type-arg]
+) -> None:
+    official = members.official
+    official.send_command("/start")  # known to the bot: there is something to erase
+    await official.wait_for(text=CHARTER_QUESTION)
+    official.send_command("/supprimer_mes_donnees")
+    await official.wait_for(text=fr("privacy.staff_first")[:30])
+    store = services_of(vigie).store
+    assert official.id in (await store.staff.load()).officials
+    assert await store.people.get(official.id) is not None
