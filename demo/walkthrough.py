@@ -179,8 +179,9 @@ def invite_link(group: Group) -> str:
 
 async def join(show: Show, person: Person, group: Group, decider: Person) -> None:
     person.request_join(invite_link(group))
-    await decider.wait_for(text=fr_part("enrolment.join_card"))
-    decider.press(fr("enrolment.approve"))
+    await person.wait_for(text=fr_part("enrolment.request_under_review"))
+    await decider.wait_for(text=fr_part("enrolment.join_card"), since=None)
+    decider.press(fr("enrolment.approve"))  # after the applicant was told: people read first
     await person.wait_for(text=fr_start("enrolment.join_approved"))
     await show.emu.wait_until(lambda: group.member_status(person) == "member")
 
@@ -205,7 +206,8 @@ async def enrolment(show: Show) -> None:
     roland.send_command("/devenir_referent")
     await roland.wait_for(text=fr_part("referents.ask_motivation"))
     roland.send_text(MOTIVATION)
-    await odile.wait_for(text=fr_part("referents.card"))
+    await roland.wait_for(text=fr_part("referents.applied"))  # a person reads, then acts
+    await odile.wait_for(text=fr_part("referents.card"), since=None)
     odile.press(fr("enrolment.approve"))
     await centre.wait_for(text=fr_part("referents.announce"))
 
