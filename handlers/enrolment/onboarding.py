@@ -139,8 +139,15 @@ async def enrol_in(turn: Turn, sector: Sector, confirmation: str) -> int:
     if turn.context.user_data is not None:  # a street proposal left unanswered
         turn.context.user_data.pop(key_of(StreetDraft), None)
     await domain.choose_sector(turn.svc.store, turn.actor.user_id, sector)
-    await turn.reply(confirmation, ReplyKeyboardRemove(), sector=sector.name)
-    await turn.reply("enrolment.ask_street", street_keyboard(turn.language), limit=STREET_MAX)
+    chosen = turn.t(confirmation, sector=sector.name)
+    street = turn.t("enrolment.ask_street", limit=STREET_MAX)
+    if turn.svc.sector_polygons:
+        # The location button was offered: only a message of its own can take it away (a
+        # message carries one keyboard, and the street question has its Skip button).
+        await turn.say(chosen, ReplyKeyboardRemove())
+        await turn.say(street, street_keyboard(turn.language))
+    else:
+        await turn.say(f"{chosen}\n\n{street}", street_keyboard(turn.language))
     return STREET
 
 
