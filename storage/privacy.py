@@ -17,7 +17,6 @@ from typing import Any
 from storage.db import Database
 from storage.moderation import Moderation
 from storage.reports import DETAIL_EVENT
-from storage.statuses import Purpose
 
 
 def _rows(rows: list[Any]) -> list[dict[str, Any]]:
@@ -82,11 +81,12 @@ class Privacy:
         mention = f"%id={user_id}%"
         async with self.db.transaction() as conn:
             statements: list[tuple[str, tuple[Any, ...]]] = [
-                # The copies of their added details sent to the staff (while the reports
-                # still name them); the details themselves go with the events below.
-                ("DELETE FROM outbox WHERE purpose = ? AND ref IN"
+                # Every copy of their reports sent to the staff (cards, their edits, the
+                # details they added), while the reports still name them: what they wrote
+                # must not wait for the outbox's own purge. The details go with the events.
+                ("DELETE FROM outbox WHERE ref IN"
                  " (SELECT 'report:' || id FROM reports WHERE reporter_id = ?)",
-                 (Purpose.REPORT_DETAIL, user_id)),
+                 (user_id,)),
                 # Reports stay as anonymous counts: no text, no place, no photo, no author.
                 ("UPDATE reports SET description = NULL, latitude = NULL, longitude = NULL,"
                  " photo_file_id = NULL, plate = NULL, screen_flags = NULL, reporter_id = NULL,"

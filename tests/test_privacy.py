@@ -65,6 +65,9 @@ async def test_erasure_leaves_no_trace_and_keeps_anonymous_counts(
     await quiescent(vigie, emu)
 
     assert stored_values_matching(tmp_path / "vigie.db", mentions(alice.id)) == []
+    # What she wrote is gone too, the staff's copies of her report card included.
+    assert stored_values_matching(
+        tmp_path / "vigie.db", lambda v: isinstance(v, str) and "Porte de cave" in v) == []
     store = services_of(vigie).store
     counts = await store.db.fetch_one("SELECT COUNT(*), COUNT(description) FROM reports")
     assert tuple(counts) == (1, 0)  # the report still counts, its contents are gone

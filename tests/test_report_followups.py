@@ -6,18 +6,29 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from telegram.ext import Application
 
+from core.runtime.application import build_application
+from core.runtime.lifecycle import running
 from core.services import services_of
+from core.settings import Settings
 from emulator import Person, SentMessage
 from handlers.reports.buttons import AddDetail, Reopen
 from storage.reports import DETAIL_EVENT
 from storage.statuses import Purpose, ReportStatus
-from testing.commune import card_of, centre_member, make_referent, report, stored_values_matching
+from testing.commune import (
+    card_of,
+    centre_member,
+    make_referent,
+    report,
+    stored_values_matching,
+    with_members,
+)
 from testing.fences import quiescent
-from testing.scripts import fr_part
+from testing.scripts import fr_part, send_report
 from tests.conftest import Commune, fr
 
 REASON = "Nouveau passage du même véhicule signalé par la patrouille"
@@ -290,3 +301,27 @@ async def test_detail_in_the_export_then_erased_and_purged_with_the_report(
     assert await store.reports.details(theirs) == ["Peinture encore fraîche ce matin"]
     await store.reports.purge_before(time.time() + 1)
     assert await store.reports.details(theirs) == []
+
+
+async def test_a_detail_added_to_a_held_report_goes_out_with_it(
+    make_settings: Callable[..., Settings], commune: Commune
+) -> None:
+    alice, liaison = commune.alice, commune.liaison
+    roles = {"officials": [commune.official.id], "admins": [commune.admin.id]}
+    blocked = make_settings(roles={**roles, "liaison_chat_id": None},
+                            reports={"relay_mode": "direct"})
+    detail = "Elle est revenue une heure plus tard"
+    async with running(build_application(blocked)):
+        await with_members(commune)
+        report_id = await send_report(alice, "Camionnette blanche garée devant l'école",
+                                      answer="reports.sent_held")
+        await add_detail(alice, report_id, detail)
+        await alice.wait_for(text=fr("reports.detail.added", id=report_id))
+    assert not [m for m in liaison.inbox() if detail in (m.text or "")]
+
+    configured = make_settings(reports={"relay_mode": "direct"})  # the liaison is back
+    async with running(build_application(configured)):
+        card = await liaison.wait_for(text=f"Signalement n°{report_id}")
+        relayed = await liaison.wait_for(text=detail)
+        assert relayed.text == fr("reports.detail.relayed", id=report_id, detail=detail)
+        assert relayed.message_id > card.message_id  # after the card it completes

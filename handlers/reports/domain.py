@@ -142,6 +142,9 @@ async def relay_held(svc: Services) -> int:
             if not await svc.store.reports.release_held(report.id):
                 continue
             messages = await _relay_or_group(svc, report)
+            # Details the reporter added while it was held follow the card, in each chat.
+            for detail in await svc.store.reports.details(report.id):
+                messages += await detail_messages(svc, report, detail)
             messages += await _tell_reporter(svc, report, "reports.relayed_dm")
             await svc.store.outbox.enqueue(messages)
             await svc.store.audit.record(None, "report.released", ref_of(report.id))
