@@ -256,7 +256,8 @@ class Sectors:
     async def merge(self, source_id: int, target_id: int) -> Retired | SectorRefusal:
         """`source` into `target`: its members, referents, reports, pending referent
         applications, moderation history, strikes and streets go to `target` (its area too
-        when `target` has none), then `source` is retired. Its pending join requests (for
+        when `target` has none; when both have one, the caller stores their union), then
+        `source` is retired. Its pending join requests (for
         its own group) are withdrawn."""
         if source_id == target_id:
             return SectorRefusal.SAME

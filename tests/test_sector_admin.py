@@ -5,13 +5,14 @@ bad input answered with nothing changed; residents, referents and groups refused
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from conftest import Commune, fr
 from telegram.ext import Application
 
-from core import i18n
+from core import geo, i18n
 from core.runtime import check
 from core.services import services_of
 from emulator import Person, SentMessage
@@ -366,3 +367,30 @@ async def test_a_join_request_waiting_for_a_retired_sector_is_declined_and_its_a
     await quiescent(vigie, commune.emu)
     assert group.pending_requests() == []  # declined on Telegram, not left waiting there
     assert not await requested()
+
+
+def square(west: float, south: float) -> str:
+    """A GeoJSON square of a tenth of a degree, its south-west corner at (west, south)."""
+    ring = [[west, south], [west + 0.1, south], [west + 0.1, south + 0.1],
+            [west, south + 0.1], [west, south]]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+async def test_a_merge_of_two_sectors_with_areas_covers_both(vigie: Bot, commune: Commune
+                                                             ) -> None:
+    svc = services_of(vigie)
+    centre, hauts = await sector(vigie, "Centre-bourg"), await sector(vigie, "Les Hauts")
+    await svc.store.sectors.set_area(centre.id, square(2.0, 48.0))
+    await svc.store.sectors.set_area(hauts.id, square(2.1, 48.0))  # its eastern neighbour
+    await svc.reload_areas()
+    official = commune.official
+    await pick(official, SectorOp.MERGE, "Centre-bourg")
+    await official.wait_for(text=fr("sectors.pick_into"))
+    official.press("Les Hauts")
+    question = await official.wait_for(text=fr_start("sectors.merge_confirm"))
+    official.press(fr("sectors.confirm_merge"), message_id=question.message_id)
+    await official.wait_for(text=fr_part("sectors.merged"))
+    await quiescent(vigie, commune.emu)
+    area = svc.sector_polygons[hauts.id]
+    assert geo.contains(area, 48.05, 2.05) and geo.contains(area, 48.05, 2.15)  # both halves
+    assert centre.id not in svc.sector_polygons

@@ -53,6 +53,15 @@ def decode(data: bytes) -> str | Refusal:
 
 # --- areas ------------------------------------------------------------------------------
 
+def merged_area(first: str, second: str) -> str:
+    """Two sectors' areas as one (a merge): their union, as a GeoJSON geometry."""
+    from shapely.geometry import mapping
+    from shapely.ops import unary_union
+
+    union = unary_union([_shape(geo.parse_polygons(first)), _shape(geo.parse_polygons(second))])
+    return json.dumps(mapping(union))
+
+
 def _shape(polygons: list[Polygon]) -> Any:
     from shapely.geometry import MultiPolygon
     from shapely.geometry import Polygon as Shape

@@ -16,6 +16,7 @@ from core import i18n
 from core.notify import language_of
 from core.runtime.outbox import html_message
 from core.services import Services
+from handlers.areas.domain import merged_area
 from handlers.enrolment.buttons import SectorPick
 from handlers.enrolment.domain import invite_text
 from handlers.enrolment.keyboards import sector_keyboard
@@ -74,7 +75,12 @@ async def merge(svc: Services, actor_id: int, source_id: int, target_id: int
     referents that they now look after `target`, the old group that it is unlinked."""
     store = svc.store
     async with store.transaction():
+        areas = await store.sectors.areas()
         merged = await store.sectors.merge(source_id, target_id)
+        if isinstance(merged, Retired) and source_id in areas and target_id in areas:
+            # Both had an area: the sector that stays covers both.
+            await store.sectors.set_area(target_id,
+                                         merged_area(areas[target_id], areas[source_id]))
         if isinstance(merged, Retired):
             await store.audit.record(actor_id, "sector.merged", f"sector:{source_id}",
                                      into=target_id, members=len(merged.members),
